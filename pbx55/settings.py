@@ -1,0 +1,78 @@
+"""The one place that reads the environment.
+
+Every component (receiver, loader, dbt runs, Dagster, simulator) takes a `Settings`
+instead of reading `os.environ` itself, so defaults are documented once, here and in
+the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEMO_PII_KEY = "pbx55-demo-key-not-secret"
+
+
+def _split_tokens(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    return tuple(token.strip() for token in raw.split(",") if token.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    landing_dir: Path
+    tokens: tuple[str, ...] = field(repr=False)
+    warehouse: str
+    duckdb_path: Path
+    postgres_url: str | None = field(repr=False)
+    timezone: str
+    pii_key: str | None = field(repr=False)
+    max_body_bytes: int
+    seal_max_bytes: int
+    seal_max_age_s: float
+    retention_days: int
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("PBX55_DATA_DIR", "./data")).resolve()
+        warehouse = env.get("PBX55_WAREHOUSE", "duckdb").strip().lower()
+        if warehouse not in ("duckdb", "postgres"):
+            raise ValueError(f"PBX55_WAREHOUSE must be 'duckdb' or 'postgres', not {warehouse!r}")
+        postgres_url = env.get("PBX55_POSTGRES_URL") or None
+        if warehouse == "postgres" and not postgres_url:
+            raise ValueError("PBX55_WAREHOUSE=postgres needs PBX55_POSTGRES_URL")
+        return cls(
+            data_dir=data_dir,
+            landing_dir=Path(env.get("PBX55_LANDING_DIR", data_dir / "landing")).resolve(),
+            tokens=_split_tokens(env.get("PBX55_TOKENS")),
+            warehouse=warehouse,
+            duckdb_path=Path(env.get("PBX55_DUCKDB_PATH", data_dir / "warehouse.duckdb")).resolve(),
+            postgres_url=postgres_url,
+            timezone=env.get("PBX55_TIMEZONE", "America/Sao_Paulo"),
+            pii_key=env.get("PBX55_PII_KEY") or None,
+            max_body_bytes=int(env.get("PBX55_MAX_BODY_BYTES", 64 * 1024)),
+            seal_max_bytes=int(env.get("PBX55_SEAL_MAX_BYTES", 64 * 1024 * 1024)),
+            seal_max_age_s=float(env.get("PBX55_SEAL_MAX_AGE_S", 60)),
+            retention_days=int(env.get("PBX55_RAW_RETENTION_DAYS", 400)),
+        )
+
+    @property
+    def pushes_dir(self) -> Path:
+        return self.landing_dir / "pushes"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.landing_dir / "quarantine"
+
+    @property
+    def bi_duckdb_path(self) -> Path:
+        """Read-only serving copy for Metabase and notebooks (DuckDB has one writer)."""
+        return self.duckdb_path.with_name(self.duckdb_path.stem + "_bi.duckdb")
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
