@@ -1,0 +1,42 @@
+# Every target bootstraps what it needs: uv (via pip), then .venv from the hashed lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+export PBX55_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: install demo test lint dev bench clean
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+
+$(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
+	$(UV) venv --quiet --allow-existing --python 3.11 $(VENV)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	cd dbt_models && ../$(BIN)/sqlfluff lint models
+
+test: lint
+	$(BIN)/pytest
+
+demo: install
+	$(BIN)/pbx55 demo
+
+dev: install
+	$(BIN)/python -m pipelines.dev
+
+bench: install
+	$(BIN)/python benchmarks/receiver.py
+	$(BIN)/python benchmarks/loader.py
+	$(BIN)/python benchmarks/models.py
+
+clean:
+	rm -rf $(VENV) data dbt_models/target

@@ -1,0 +1,103 @@
+"""The `pbx55` console script: one sub-command per stage, all driven by `Settings`.
+
+Imports are local to each command so that `pbx55 serve` never loads Dagster or dbt,
+and `pbx55 load` never loads the HTTP stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pbx55.settings import Settings
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.server import serve
+
+    serve(settings, host=args.host, port=args.port, insecure_no_auth=args.insecure_no_auth)
+    return 0
+
+
+def _load(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.loading import load_landed_pushes
+
+    summary = load_landed_pushes(settings)
+    print(summary)
+    return 0
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.transform import build_models
+
+    build_models(settings)
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    _load(args, settings)
+    return _build(args, settings)
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from pbx55.simulator import run_from_args
+
+    return run_from_args(args, settings)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from pbx55.demo import run_demo
+
+    return run_demo(settings, calls=args.calls)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pbx55", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the push receiver")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8055)
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="accept pushes without a token (only for local experiments)",
+    )
+    serve.set_defaults(handler=_serve)
+
+    commands.add_parser("load", help="load sealed landing files into the raw table").set_defaults(
+        handler=_load
+    )
+    commands.add_parser("build", help="run the dbt models and tests").set_defaults(handler=_build)
+    commands.add_parser("run", help="load, then build").set_defaults(handler=_run)
+
+    simulate = commands.add_parser("simulate", help="send realistic 55pbx traffic to a receiver")
+    from pbx55.simulator import add_arguments
+
+    add_arguments(simulate)
+    simulate.set_defaults(handler=_simulate)
+
+    demo = commands.add_parser("demo", help="a simulated day end to end (what `make demo` runs)")
+    demo.add_argument("--calls", type=int, default=2000)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        print(f"pbx55: configuration error: {error}", file=sys.stderr)
+        return 2
+    return args.handler(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
