@@ -1,17 +1,17 @@
 # Every target bootstraps what it needs: uv (via pip), then .venv from the hashed lock.
 SHELL := /bin/bash
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV := $(PYTHON) -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 export PBX55_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo test lint dev bench clean
+.PHONY: install demo test lint dev bench clean uv
 
-$(UV):
-	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 
-$(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
+$(VENV)/.installed: requirements.lock pyproject.toml | uv
 	$(UV) venv --quiet --allow-existing --python 3.11 $(VENV)
 	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
