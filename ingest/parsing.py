@@ -1,0 +1,213 @@
+"""Turn a push body into a dict: strict JSON first, then the vendor's known deviations.
+
+The receiver and the loader share this module. The receiver uses it to decide between 200 and
+400 and to know whether `raw_body` must be kept; the loader calls it with `numbers_as_text=True`
+on `raw_body` to take ids such as `call_id` exactly as sent (a JSON number `1716824410.5190`
+becomes the float `1716824410.519` and loses its trailing zero).
+
+Deviations seen in the wild (docs/field-notes.md) and handled by the lenient pass:
+the MongoDB-shell literal `ISODate("...")` or `ISODate('...')`, trailing commas, an extra closing
+brace, a one-element array `[{...}]`, form encoding, and a UTF-8 byte-order mark.
+Nothing is ever evaluated: the lenient pass is a small scanner that rewrites the text into JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
+
+PARSE_JSON = "json"
+PARSE_LENIENT = "lenient"
+PARSE_FORM = "form"
+
+# Integers beyond this cannot round-trip through a double (JavaScript, DuckDB DOUBLE, ...).
+_MAX_EXACT_FLOAT_INT = 2**53
+
+_FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# `key=value` pairs joined by `&`: keys without spaces or JSON punctuation, values anything
+# but `&`. A body that starts like JSON never matches, so `{"a": "x=y"}` stays JSON.
+_FORM_LIKE = re.compile(r"[^\s{}\[\]\"'=&]+=[^&]*(?:&[^\s{}\[\]\"'=&]+=[^&]*)*")
+_ISODATE = re.compile(r"""ISODate\s*\(\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*\)""")
+
+
+class PushBodyError(ValueError):
+    """The body is empty or is not an object even after the lenient pass.
+
+    `reason` is short and never contains body text, so it is safe to return to the sender
+    and to log.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ParsedBody(NamedTuple):
+    body: dict[str, Any]
+    mode: str  # PARSE_JSON, PARSE_LENIENT or PARSE_FORM
+    lossy_numbers: bool  # a JSON number would lose digits as a float: keep the raw text
+
+
+def parse_push_body(
+    raw: bytes, content_type: str | None, *, numbers_as_text: bool = False
+) -> ParsedBody:
+    """Parse one push body; raise `PushBodyError` when it is empty or not an object.
+
+    With `numbers_as_text=True` every JSON number comes back as its literal text
+    (`1716824410.5190` -> `"1716824410.5190"`), for callers that must keep ids exactly.
+    """
+    text, decoded_strictly = _decode(raw)
+    stripped = text.strip()
+    if not stripped:
+        raise PushBodyError("empty body")
+
+    numbers = _NumberLiterals(numbers_as_text)
+    if stripped[0] not in "{[" and (
+        _FORM_LIKE.fullmatch(stripped) or (_is_form_content_type(content_type) and "=" in stripped)
+    ):
+        return ParsedBody(_parse_form(stripped), PARSE_FORM, False)
+
+    try:
+        value = numbers.loads(stripped)
+        mode = PARSE_JSON if decoded_strictly else PARSE_LENIENT
+    except ValueError:
+        numbers = _NumberLiterals(numbers_as_text)
+        try:
+            value = numbers.loads(_rewrite_lenient(stripped))
+        except ValueError:
+            raise PushBodyError("body is not JSON or form data") from None
+        mode = PARSE_LENIENT
+
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+        value = value[0]
+        mode = PARSE_LENIENT
+    if not isinstance(value, dict):
+        raise PushBodyError("body is not a JSON object")
+    return ParsedBody(value, mode, numbers.lossy)
+
+
+def _decode(raw: bytes) -> tuple[str, bool]:
+    """Text of the body and whether it was plain UTF-8 without a byte-order mark.
+
+    Legacy senders may still emit Latin-1; every byte sequence decodes as Latin-1, so such a
+    body is parsed (leniently) instead of bouncing forever between 400 and the vendor's retries.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+        strict = False
+    else:
+        strict = True
+    try:
+        return raw.decode("utf-8"), strict
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), False
+
+
+def _is_form_content_type(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() == _FORM_CONTENT_TYPE
+
+
+def _parse_form(text: str) -> dict[str, Any]:
+    # A repeated key keeps its last value, as most web frameworks do; raw_body keeps them all.
+    pairs = parse_qsl(text, keep_blank_values=True)
+    if not pairs:
+        raise PushBodyError("form body has no fields")
+    return dict(pairs)
+
+
+class _NumberLiterals:
+    """json.loads hooks that notice numbers a float cannot carry exactly."""
+
+    def __init__(self, numbers_as_text: bool) -> None:
+        self.numbers_as_text = numbers_as_text
+        self.lossy = False
+
+    def loads(self, text: str) -> Any:
+        return json.loads(
+            text,
+            parse_float=self._float,
+            parse_int=self._int,
+            parse_constant=self._constant,
+        )
+
+    def _float(self, literal: str) -> float | str:
+        value = float(literal)
+        # `repr` is the shortest text that round-trips; anything else (a trailing zero, more
+        # digits than a double holds, an exponent) is text the float cannot give back.
+        if repr(value) != literal:
+            self.lossy = True
+        return literal if self.numbers_as_text else value
+
+    def _int(self, literal: str) -> int | str:
+        if abs(int(literal)) > _MAX_EXACT_FLOAT_INT:
+            self.lossy = True
+        return literal if self.numbers_as_text else int(literal)
+
+    def _constant(self, literal: str) -> str:
+        # NaN and Infinity are not JSON; keep them as text so the landed line stays valid JSON.
+        self.lossy = True
+        return literal
+
+
+def _rewrite_lenient(text: str) -> str:
+    """Rewrite the vendor's near-JSON into JSON, touching nothing inside string literals."""
+    out: list[str] = []
+    depth = 0
+    closed_top_level = False
+    i = 0
+    length = len(text)
+    while i < length:
+        char = text[i]
+        if char == '"':
+            end = _string_end(text, i)
+            out.append(text[i:end])
+            i = end
+            continue
+        if char == "I":
+            match = _ISODATE.match(text, i)
+            if match:
+                date_text = match.group(1) if match.group(1) is not None else match.group(2)
+                out.append(json.dumps(date_text))
+                i = match.end()
+                continue
+        if char == ",":
+            following = _next_significant(text, i + 1)
+            if following < length and text[following] in "}]":
+                i += 1  # trailing comma
+                continue
+        if char in "{[":
+            depth += 1
+        elif char in "}]":
+            if depth == 0 and closed_top_level:
+                i += 1  # an extra closing brace after the object is complete
+                continue
+            depth -= 1
+            if depth == 0:
+                closed_top_level = True
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _string_end(text: str, start: int) -> int:
+    """Index just after the JSON string literal that opens at `start` (or the text's end)."""
+    i = start + 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == '"':
+            return i + 1
+        else:
+            i += 1
+    return len(text)
+
+
+def _next_significant(text: str, start: int) -> int:
+    i = start
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    return i
