@@ -1,0 +1,270 @@
+"""The receiver as a raw ASGI app: the HTTP contract of docs/architecture.md, nothing more.
+
+A framework would add routing and validation layers that cost throughput and that four routes
+do not need; see the README's design notes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from ingest.auth import TokenAuth
+from ingest.envelope import (
+    US_PER_HOUR,
+    PushIds,
+    body_sha256,
+    envelope_line,
+    now_us,
+    raw_text,
+    utc_text,
+)
+from ingest.landing import LandingWriter, StorageError, probe_writable, write_quarantine_file
+from ingest.metrics import ReceiverMetrics
+from ingest.parsing import PushBodyError, parse_push_body
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+PUSH_PATHS = ("/pushes", "/")
+PUSH_METHODS = ("POST", "PUT")
+PROBE_PATHS = ("/healthz", "/readyz", "/metrics")
+PROBE_METHODS = ("GET", "HEAD")
+PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+
+
+class ReceiverApp:
+    def __init__(
+        self,
+        *,
+        writer: LandingWriter,
+        auth: TokenAuth,
+        metrics: ReceiverMetrics,
+        quarantine_dir: Path,
+        max_body_bytes: int,
+    ) -> None:
+        self.writer = writer
+        self.auth = auth
+        self.metrics = metrics
+        self.quarantine_dir = quarantine_dir
+        self.max_body_bytes = max_body_bytes
+        self.push_ids = PushIds(writer.receiver_id)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.writer.start()
+                except Exception as error:
+                    log.exception("receiver could not start")
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                log.info(
+                    "receiver %s landing in %s", self.writer.receiver_id, self.writer.pushes_dir
+                )
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.writer.close()
+                log.info("receiver %s stopped; open files sealed", self.writer.receiver_id)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        method = scope["method"]
+        if path in PUSH_PATHS:
+            started = time.perf_counter()
+            if method in PUSH_METHODS:
+                status, payload = await self._push(scope, receive, path, method)
+                await _respond(send, status, payload)
+            else:
+                status, payload = self._reject(405, "method_not_allowed", "use POST or PUT")
+                await _respond(send, status, payload, allow=", ".join(PUSH_METHODS))
+            self.metrics.observe_latency(time.perf_counter() - started)
+        elif path in PROBE_PATHS:
+            if method not in PROBE_METHODS:
+                status, payload = self._reject(405, "method_not_allowed", "use GET")
+                await _respond(send, status, payload, allow=", ".join(PROBE_METHODS))
+            elif path == "/metrics":
+                metrics_text = self.metrics.render().encode()
+                await _respond(send, 200, metrics_text, content_type=PROMETHEUS_CONTENT_TYPE)
+            elif path == "/readyz":
+                await _respond(send, *await self._ready())
+            else:
+                await _respond(send, 200, b'{"status":"ok"}')
+        else:
+            log.debug("404 for path %s", loggable(path))
+            await _respond(send, *self._reject(404, "not_found", "no such path"))
+
+    async def _push(
+        self, scope: Scope, receive: Receive, path: str, method: str
+    ) -> tuple[int, bytes]:
+        token = authorization = content_type = content_length = None
+        for name, value in scope["headers"]:
+            if name == b"token":
+                token = value
+            elif name == b"authorization":
+                authorization = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                content_length = value
+        auth_label = self.auth.identify(token, authorization)
+        if auth_label is None:
+            client = scope.get("client") or ("?", 0)
+            log.info("401: missing or unknown token from %s", loggable(client[0]))
+            return self._reject(401, "unauthorized", "missing or unknown token")
+        if content_length is not None:
+            try:
+                declared = int(content_length)
+            except ValueError:
+                return self._reject(400, "bad_request", "invalid Content-Length")
+            if declared > self.max_body_bytes:
+                return self._too_large()
+
+        chunks = []
+        size = 0
+        more_body = True
+        while more_body:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return self._reject(400, "client_disconnected", "request body incomplete")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return self._too_large()
+            chunks.append(chunk)
+            more_body = message.get("more_body", False)
+        raw = b"".join(chunks)
+
+        received_us = now_us()
+        push_id = self.push_ids.next(received_us)
+        content_type_text = content_type.decode("latin-1") if content_type else None
+        try:
+            parsed = parse_push_body(raw, content_type_text)
+        except PushBodyError as error:
+            return await self._quarantine(
+                raw, error, push_id, received_us, method, path, auth_label
+            )
+
+        line = envelope_line(
+            push_id=push_id,
+            received_us=received_us,
+            receiver_id=self.writer.receiver_id,
+            method=method,
+            path=path,
+            auth=auth_label,
+            parsed=parsed,
+            raw=raw,
+        )
+        try:
+            await self.writer.land(line, received_us // US_PER_HOUR)
+        except StorageError:
+            return self._reject(503, "storage_unavailable", "storage unavailable, retry later")
+        self.metrics.accepted_by_parse[parsed.mode] += 1
+        self.metrics.body_bytes_accepted += size
+        return 200, b'{"status":"Success","push_id":"' + push_id.encode() + b'"}'
+
+    async def _quarantine(
+        self,
+        raw: bytes,
+        error: PushBodyError,
+        push_id: str,
+        received_us: int,
+        method: str,
+        path: str,
+        auth_label: str,
+    ) -> tuple[int, bytes]:
+        """Keep a body that is not an object (nothing to keep when empty), then answer 400."""
+        if raw.strip():
+            record = {
+                "push_id": push_id,
+                "received_at": utc_text(received_us),
+                "receiver_id": self.writer.receiver_id,
+                "method": method,
+                "path": path,
+                "auth": auth_label,
+                "reason": error.reason,
+                "body_sha256": body_sha256(raw),
+                "raw_body": raw_text(raw),
+            }
+            content = json.dumps(record, ensure_ascii=False).encode() + b"\n"
+            date = utc_text(received_us)[:10]
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None,
+                    write_quarantine_file,
+                    self.quarantine_dir,
+                    date,
+                    f"{push_id}.json",
+                    content,
+                )
+            except OSError as storage_error:
+                # Unkept, the body would be lost: let the sender retry instead.
+                log.error("quarantine write failed, answering 503: %s", storage_error)
+                self.metrics.storage_failures += 1
+                return self._reject(503, "storage_unavailable", "storage unavailable, retry later")
+            self.metrics.quarantined += 1
+        return self._reject(400, _reason_label(error.reason), error.reason)
+
+    def _too_large(self) -> tuple[int, bytes]:
+        return self._reject(413, "too_large", f"body over {self.max_body_bytes} bytes")
+
+    def _reject(self, status: int, label: str, reason: str) -> tuple[int, bytes]:
+        self.metrics.rejected_by_reason[label] += 1
+        return status, json.dumps(
+            {"status": "Error", "reason": reason}, separators=(",", ":")
+        ).encode()
+
+    async def _ready(self) -> tuple[int, bytes]:
+        if self.writer.is_closing():
+            return 503, b'{"status":"Error","reason":"shutting down"}'
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, probe_writable, self.writer.pushes_dir
+            )
+        except OSError:
+            return 503, b'{"status":"Error","reason":"landing directory not writable"}'
+        return 200, b'{"status":"ok"}'
+
+
+def _reason_label(reason: str) -> str:
+    return "empty_body" if reason == "empty body" else "not_an_object"
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    payload: bytes,
+    *,
+    content_type: bytes = b"application/json",
+    allow: str | None = None,
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())]
+    if allow is not None:
+        headers.append((b"allow", allow.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def loggable(value: str | bytes, limit: int = 64) -> str:
+    """A sender-controlled value made safe for one log line: escaped and truncated."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    escaped = value[:limit].encode("unicode_escape").decode("ascii")
+    return escaped + ("…" if len(value) > limit else "")

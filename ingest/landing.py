@@ -1,0 +1,431 @@
+"""Durable landing: envelope lines appended to JSONL files, acknowledged only once fsynced.
+
+Layout (docs/architecture.md):
+    pushes/date=YYYY-MM-DD/hour=HH/<receiver_id>-<sequence>.jsonl.open   being written
+    pushes/date=YYYY-MM-DD/hour=HH/<receiver_id>-<sequence>.jsonl        sealed, immutable
+
+Group commit, as in a database WAL: requests queue their lines and await a future; one
+committer task hands everything queued so far to a single landing thread, which writes it with
+one `write` and makes it durable with one `fdatasync`, then resolves every future of that batch.
+While that thread waits on the disk, the event loop keeps accepting and queueing the next batch.
+So a push is acknowledged only after an fsync that covers its own bytes, and one fsync serves
+every push written before it.
+
+Every file operation runs on that one thread, so the open file needs no lock. Each open file
+also carries an exclusive `flock`: the start-up recovery of another receiver sharing the landing
+directory skips live files and seals only those whose process died (the kernel drops the lock
+with the process, even on kill -9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+
+from ingest.envelope import US_PER_HOUR, hour_partition, now_us
+from ingest.metrics import ReceiverMetrics
+
+log = logging.getLogger(__name__)
+
+OPEN_SUFFIX = ".jsonl.open"
+SEALED_SUFFIX = ".jsonl"
+# How long a file that could not be sealed (storage failure) waits before the next attempt.
+_ORPHAN_RETRY_S = 2.0
+
+
+class StorageError(Exception):
+    """The push could not be made durable; it must not be acknowledged."""
+
+
+@dataclass
+class _OpenFile:
+    path: Path
+    hour_bucket: int
+    fd: int
+    opened_at: float  # time.monotonic()
+    committed_bytes: int = 0  # bytes covered by a successful fsync
+
+
+@dataclass
+class _Orphan:
+    """A file the writer gave up on after a storage failure, to be sealed once storage is back."""
+
+    path: Path
+    committed_bytes: int | None  # None: unknown, validate the tail as start-up recovery does
+
+
+@dataclass
+class _Pending:
+    hour_bucket: int
+    line: bytes
+    outcome: asyncio.Future[StorageError | None]
+
+
+class LandingWriter:
+    def __init__(
+        self,
+        pushes_dir: Path,
+        *,
+        receiver_id: str,
+        seal_max_bytes: int,
+        seal_max_age_s: float,
+        metrics: ReceiverMetrics,
+        write: Callable[[int, bytes], int] = os.write,
+    ) -> None:
+        """`write` is the system call that appends to a landing file; tests pass a failing one."""
+        self.pushes_dir = pushes_dir
+        self.receiver_id = receiver_id
+        self.seal_max_bytes = seal_max_bytes
+        self.seal_max_age_s = seal_max_age_s
+        self._metrics = metrics
+        self._write = write
+        self._current: _OpenFile | None = None
+        self._orphans: list[_Orphan] = []
+        self._next_orphan_retry = 0.0
+        self._file_sequence = 0
+        self._pending: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._committer: asyncio.Task[None] | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing")
+
+    async def start(self) -> None:
+        """Seal what a crashed receiver left behind, then start committing."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, recover_open_files, self.pushes_dir)
+        self._committer = asyncio.create_task(self._commit_loop(), name="landing-committer")
+
+    async def land(self, line: bytes, hour_bucket: int) -> None:
+        """Return once `line` is fsynced; raise `StorageError` if it could not be."""
+        if self._closing:
+            raise StorageError("receiver is shutting down")
+        outcome: asyncio.Future[StorageError | None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(hour_bucket, line, outcome))
+        self._wake.set()
+        failure = await outcome
+        if failure is not None:
+            raise failure
+
+    async def close(self) -> None:
+        """Commit what is queued, seal the open file and stop (SIGTERM path)."""
+        self._closing = True
+        self._wake.set()
+        if self._committer is not None:
+            await self._committer
+        self._thread.shutdown(wait=True)
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    # -- event loop side ------------------------------------------------------------------
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        tick_s = max(0.05, min(1.0, self.seal_max_age_s / 4))
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), tick_s)
+            self._wake.clear()
+            if self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    failures = await loop.run_in_executor(self._thread, self._commit_batch, batch)
+                except Exception as error:
+                    # A bug must cost this batch a 503, never hang every request after it.
+                    log.exception("landing batch failed unexpectedly")
+                    failures = [StorageError(type(error).__name__)] * len(batch)
+                for pending, failure in zip(batch, failures, strict=True):
+                    pending.outcome.set_result(failure)
+            if self._closing and not self._pending:
+                await loop.run_in_executor(self._thread, self._seal_all)
+                return
+            if self._maintenance_due():
+                await loop.run_in_executor(self._thread, self._maintain)
+
+    def _maintenance_due(self) -> bool:
+        current = self._current
+        if current is not None and self._seal_due(current, time.monotonic()):
+            return True
+        return bool(self._orphans) and time.monotonic() >= self._next_orphan_retry
+
+    def _seal_due(self, current: _OpenFile, monotonic_now: float) -> bool:
+        return (
+            monotonic_now - current.opened_at >= self.seal_max_age_s
+            or now_us() // US_PER_HOUR != current.hour_bucket
+        )
+
+    # -- landing thread side --------------------------------------------------------------
+
+    def _commit_batch(self, batch: list[_Pending]) -> list[StorageError | None]:
+        failures: list[StorageError | None] = []
+        # Lines of one hour go to one file; a batch spans two hours only around the turn.
+        for hour_bucket, group in groupby(batch, key=lambda pending: pending.hour_bucket):
+            lines = [pending.line for pending in group]
+            try:
+                self._append_durably(hour_bucket, b"".join(lines))
+            except OSError as error:
+                self._metrics.storage_failures += 1
+                log.error("landing write failed, answering 503: %s", _describe(error))
+                failures.extend([StorageError(_describe(error))] * len(lines))
+            else:
+                self._metrics.fsync_batches += 1
+                self._metrics.fsync_batch_pushes += len(lines)
+                failures.extend([None] * len(lines))
+        return failures
+
+    def _append_durably(self, hour_bucket: int, data: bytes) -> None:
+        current = self._current
+        if current is not None and current.hour_bucket != hour_bucket:
+            self._seal_or_orphan(current)
+            current = None
+        if current is None:
+            current = self._current = self._open_new_file(hour_bucket)
+        try:
+            _write_all(self._write, current.fd, data)
+            os.fdatasync(current.fd)
+        except OSError:
+            self._abandon(current)
+            raise
+        current.committed_bytes += len(data)
+        self._metrics.landed_bytes += len(data)
+        if current.committed_bytes >= self.seal_max_bytes:
+            self._seal_or_orphan(current)
+
+    def _open_new_file(self, hour_bucket: int) -> _OpenFile:
+        date, hour = hour_partition(hour_bucket)
+        directory = self.pushes_dir / f"date={date}" / f"hour={hour}"
+        _make_dirs_durably(directory)
+        self._file_sequence += 1
+        path = directory / f"{self.receiver_id}-{self._file_sequence:08x}{OPEN_SUFFIX}"
+        # O_EXCL: even a receiver-id collision can never append to someone else's file.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+        fd = os.open(path, flags, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _fsync_dir(directory)  # the file's name must survive a crash along with its data
+        except OSError:
+            os.close(fd)
+            _unlink_quietly(path)
+            raise
+        return _OpenFile(path, hour_bucket, fd, time.monotonic())
+
+    def _abandon(self, current: _OpenFile) -> None:
+        """After a failed write or fsync: cut the unacknowledged bytes, then seal what is left.
+
+        A fresh file is opened for the next batch, so a file whose page cache state is unknown
+        after a failed fsync is never appended to again.
+        """
+        self._current = None
+        try:
+            os.ftruncate(current.fd, current.committed_bytes)
+        except OSError as error:
+            # Sealing now could seal a torn line; the orphan retry cuts and seals it later.
+            log.error(
+                "could not cut unacknowledged bytes of %s: %s", current.path, _describe(error)
+            )
+            os.close(current.fd)
+            self._orphans.append(_Orphan(current.path, current.committed_bytes))
+            return
+        self._seal_or_orphan(current)
+
+    def _seal_or_orphan(self, current: _OpenFile) -> None:
+        if self._current is current:
+            self._current = None
+        try:
+            _seal(current.fd, current.path, empty=current.committed_bytes == 0)
+            if current.committed_bytes:
+                self._metrics.sealed_files += 1
+        except OSError as error:
+            log.error("could not seal %s, will retry: %s", current.path, _describe(error))
+            self._orphans.append(_Orphan(current.path, current.committed_bytes))
+        finally:
+            os.close(current.fd)
+
+    def _maintain(self) -> None:
+        current = self._current
+        if current is not None and self._seal_due(current, time.monotonic()):
+            self._seal_or_orphan(current)
+        if self._orphans and time.monotonic() >= self._next_orphan_retry:
+            self._retry_orphans()
+
+    def _retry_orphans(self) -> None:
+        still_orphaned = []
+        for orphan in self._orphans:
+            try:
+                if recover_open_file(orphan.path, committed_bytes=orphan.committed_bytes):
+                    self._metrics.sealed_files += 1
+            except OSError as error:
+                log.warning("sealing %s failed again: %s", orphan.path, _describe(error))
+                still_orphaned.append(orphan)
+        self._orphans = still_orphaned
+        self._next_orphan_retry = time.monotonic() + _ORPHAN_RETRY_S
+
+    def _seal_all(self) -> None:
+        if self._current is not None:
+            self._seal_or_orphan(self._current)
+        if self._orphans:
+            self._retry_orphans()
+        for orphan in self._orphans:
+            log.error("left %s unsealed; the next start seals it", orphan.path)
+
+
+def recover_open_files(pushes_dir: Path) -> int:
+    """Seal every `.jsonl.open` file whose writer is gone; return how many were sealed."""
+    sealed = 0
+    for path in sorted(pushes_dir.glob(f"date=*/hour=*/*{OPEN_SUFFIX}")):
+        if recover_open_file(path, committed_bytes=None):
+            sealed += 1
+    if sealed:
+        log.info("sealed %d landing file(s) left open by a previous run", sealed)
+    return sealed
+
+
+def recover_open_file(path: Path, *, committed_bytes: int | None) -> bool:
+    """Seal one open file left behind; False when a live receiver still holds it.
+
+    Everything acknowledged was fsynced, so it is a prefix of whole, valid lines. What follows
+    was never acknowledged: a torn last line (no newline, or not a JSON object) is cut. When the
+    writer knew how many bytes were acknowledged, the file is cut exactly there.
+    Returns True when a non-empty file was sealed.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False  # sealed meanwhile by the receiver that owned it
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        if not _same_file(fd, path):
+            return False
+        size = os.fstat(fd).st_size
+        if committed_bytes is None or committed_bytes > size:
+            committed_bytes = _valid_prefix_length(os.pread(fd, size, 0))
+        if size != committed_bytes:
+            log.warning("%s: dropping %d unacknowledged byte(s)", path, size - committed_bytes)
+            os.ftruncate(fd, committed_bytes)
+        _seal(fd, path, empty=committed_bytes == 0)
+        return committed_bytes > 0
+    finally:
+        os.close(fd)
+
+
+def _valid_prefix_length(data: bytes) -> int:
+    """Length of the file without its torn tail: a partial line or unparseable last lines."""
+    end = data.rfind(b"\n") + 1
+    while end > 0:
+        start = data.rfind(b"\n", 0, end - 1) + 1
+        if _is_json_object(data[start : end - 1]):
+            break
+        end = start
+    return end
+
+
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        by_path = os.stat(path)
+    except FileNotFoundError:
+        return False
+    by_fd = os.fstat(fd)
+    return (by_path.st_dev, by_path.st_ino) == (by_fd.st_dev, by_fd.st_ino)
+
+
+def _seal(fd: int, open_path: Path, *, empty: bool) -> None:
+    """fsync, rename `.jsonl.open` to `.jsonl` (or drop an empty file), fsync the directory.
+
+    The caller holds the file's lock throughout, so no recovering receiver can race the rename.
+    """
+    if empty:
+        open_path.unlink()
+    else:
+        os.fsync(fd)
+        open_path.rename(open_path.with_name(open_path.name.removesuffix(".open")))
+    _fsync_dir(open_path.parent)
+
+
+def _write_all(write: Callable[[int, bytes], int], fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, "write made no progress")
+        view = view[written:]
+
+
+def _make_dirs_durably(directory: Path) -> None:
+    """mkdir -p, fsyncing each parent whose entries changed so the path survives a crash."""
+    missing = []
+    probe = directory
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue  # another receiver made it; it fsyncs its own change
+        _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _describe(error: OSError) -> str:
+    return errno.errorcode.get(error.errno or 0, "OSError") + f" ({error.strerror or error})"
+
+
+def write_quarantine_file(quarantine_dir: Path, date: str, name: str, content: bytes) -> Path:
+    """Keep a rejected body durably: `quarantine/date=YYYY-MM-DD/<name>`, fsynced before the 400."""
+    directory = quarantine_dir / f"date={date}"
+    _make_dirs_durably(directory)
+    path = directory / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        _write_all(os.write, fd, content)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _fsync_dir(directory)
+    return path
+
+
+def probe_writable(directory: Path) -> None:
+    """Raise OSError unless a small file can be written, fsynced and removed in `directory`."""
+    _make_dirs_durably(directory)
+    probe = directory / f".readyz-{os.getpid()}-{time.monotonic_ns()}"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        _write_all(os.write, fd, b"ready\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        _unlink_quietly(probe)
