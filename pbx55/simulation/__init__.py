@@ -1,0 +1,98 @@
+"""Realistic 55pbx traffic: simulate a day of calls, send its pushes, write the ground truth.
+
+model.py   the call centre (arrivals, IVR, FIFO queues, agents, transfers, tariffs, balance)
+pushes.py  each call's pushes as the vendor spells and delivers them
+sender.py  HTTP delivery to one receiver URL with retries, a rate limit and a progress bar
+truth.py   one JSON line per call id: what the warehouse should say about it
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from pbx55.simulation.model import SimulatedDay, SimulationConfig, simulate_day
+from pbx55.simulation.pushes import RenderedDay, render_pushes
+from pbx55.simulation.sender import DeliveryReport, deliver
+from pbx55.simulation.truth import read_truth, truth_records, write_truth
+
+__all__ = [
+    "SimulationConfig",
+    "SimulationReport",
+    "plan_day",
+    "read_truth",
+    "run_simulation",
+]
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    day: SimulatedDay
+    rendered: RenderedDay
+    delivery: DeliveryReport
+    truth: list[dict[str, object]]
+    truth_path: Path | None
+
+    @property
+    def acknowledged(self) -> int:
+        return sum(1 for result in self.delivery.results if result.acknowledged)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.delivery.results) - self.acknowledged
+
+    def summary(self) -> str:
+        pushes = self.rendered.pushes
+        outcomes = Counter((record["kind"], record["outcome"]) for record in self.truth)
+        encodings = Counter(push.encoding for push in pushes if push.encoding != "json")
+        elapsed = self.delivery.elapsed_s
+        lines = [
+            f"day {self.day.config.day} (America/Sao_Paulo), seed {self.day.config.seed}: "
+            f"{len(self.truth)} call ids in {len(self.day.centrals)} central(s)",
+            "  "
+            + ", ".join(
+                f"{kind} {outcome}: {n}" for (kind, outcome), n in sorted(outcomes.items())
+            ),
+            f"  transfer legs: {sum(1 for leg in self.day.legs if leg.transferred_from)}, "
+            f"final pushes never sent: {sum(1 for leg in self.day.legs if leg.final_push_lost)}",
+            f"pushes sent: {len(pushes)} (duplicates {sum(p.is_duplicate for p in pushes)}, "
+            f"late start pushes {sum(p.is_late for p in pushes)}, "
+            f"malformed {sum(encodings.values())}: "
+            + ", ".join(f"{name} {n}" for name, n in sorted(encodings.items()))
+            + ")",
+            f"acknowledged (200): {self.acknowledged}, rejected or unanswered: {self.rejected}; "
+            f"responses {self.delivery.status_counts}, retries {self.delivery.retries}",
+            f"elapsed {elapsed:.1f} s ({len(pushes) / elapsed if elapsed else 0:.0f} pushes/s)",
+        ]
+        if self.truth_path:
+            lines.append(f"ground truth: {self.truth_path}")
+        return "\n".join(lines)
+
+
+def plan_day(config: SimulationConfig) -> tuple[SimulatedDay, RenderedDay]:
+    """The day and its pushes, without sending anything: deterministic for a seed."""
+    day = simulate_day(config)
+    return day, render_pushes(day)
+
+
+def run_simulation(
+    config: SimulationConfig,
+    *,
+    url: str,
+    token: str,
+    truth_path: Path | None = None,
+    rate: float | None = None,
+    concurrency: int = 16,
+    progress: bool = True,
+) -> SimulationReport:
+    day, rendered = plan_day(config)
+    delivery = deliver(
+        url, token, rendered.pushes, rate=rate, concurrency=concurrency, progress=progress
+    )
+    truth = truth_records(day, rendered, delivery.results)
+    if truth_path is not None:
+        write_truth(truth_path, truth)
+    return SimulationReport(
+        day=day, rendered=rendered, delivery=delivery, truth=truth, truth_path=truth_path
+    )
