@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from receiver_harness import VENDOR_EXAMPLE
 
 from ingest.parsing import (
     PARSE_FORM,
@@ -13,20 +14,6 @@ from ingest.parsing import (
     PushBodyError,
     parse_push_body,
 )
-
-# The vendor document's own example, verbatim in its shape: ISODate literal, a trailing comma
-# after the last field and one closing brace too many.
-VENDOR_EXAMPLE = b"""{
-    "central_id" : "1000",
-    "branch_mask" : 5000,
-    "call_id" : "1479477009.5199",
-    "call_date" : ISODate("2012-05-01 12:30:00"),
-    "call_type" : "active",
-    "call_tax" : 0.58,
-    "call_url_audio" : "https://sip1.55pbx.com/webphone-1000/audio-1479477009.5199.wav",
-    "call_transfer_id" : "1479477009.5198",
-}
-}"""
 
 
 def test_strict_json_object() -> None:

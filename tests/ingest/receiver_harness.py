@@ -1,0 +1,159 @@
+"""A real receiver in a subprocess (`python -m pbx55.cli serve`) and readers for what it landed.
+
+Imported by the ingest tests by this unique module name (a second `conftest` module would clash
+with the root one).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STARTUP_DEADLINE_S = 30.0
+
+# The vendor document's own example, in its shape: ISODate literal, a trailing comma after the
+# last field and one closing brace too many.
+VENDOR_EXAMPLE = b"""{
+    "central_id" : "1000",
+    "branch_mask" : 5000,
+    "call_id" : "1479477009.5199",
+    "call_date" : ISODate("2012-05-01 12:30:00"),
+    "call_type" : "active",
+    "call_tax" : 0.58,
+    "call_url_audio" : "https://sip1.55pbx.com/webphone-1000/audio-1479477009.5199.wav",
+    "call_transfer_id" : "1479477009.5198",
+}
+}"""
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    *,
+    chunked: bool = False,
+) -> Response:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        if chunked:
+            connection.request(
+                method, path, body=iter([body or b""]), headers=headers or {}, encode_chunked=True
+            )
+        else:
+            connection.request(method, path, body=body, headers=headers or {})
+        answer = connection.getresponse()
+        return Response(
+            answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+        )
+    finally:
+        connection.close()
+
+
+class Receiver:
+    """`pbx55 serve` on a free port, its output kept in a log file for assertions."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
+        self.env = env
+        self.token = env.get("PBX55_TOKENS", "").split(",")[0]
+        self.log_path = log_path
+        self.args = args
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Receiver:
+        self.port = free_port()
+        command = [sys.executable, "-m", "pbx55.cli", "serve", "--port", str(self.port)]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, *self.args],
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + STARTUP_DEADLINE_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"receiver exited at start:\n{self.log_text()}")
+            try:
+                if request(self.port, "GET", "/healthz").status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"receiver did not answer in time:\n{self.log_text()}")
+
+    def push(
+        self,
+        body: bytes,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        method: str = "POST",
+        path: str = "/pushes",
+    ) -> Response:
+        all_headers = {"token": token if token is not None else self.token, **(headers or {})}
+        return request(self.port, method, path, body, all_headers)
+
+    def terminate(self) -> int:
+        """SIGTERM, as a service manager stops it; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def landing_files(landing_dir: Path, suffix: str) -> list[Path]:
+    return sorted((landing_dir / "pushes").glob(f"date=*/hour=*/*{suffix}"))
+
+
+def landed_records(landing_dir: Path) -> list[dict[str, Any]]:
+    """Every envelope line, sealed or still open, in file order."""
+    records = []
+    for path in landing_files(landing_dir, ".jsonl") + landing_files(landing_dir, ".jsonl.open"):
+        with path.open("rb") as lines:
+            records += [json.loads(line) for line in lines]
+    return records
+
+
+def eventually(condition: Callable[[], bool], timeout_s: float = 15.0) -> bool:
+    """Poll for a state the receiver reaches on its own (an age-based seal, say)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
