@@ -1,0 +1,32 @@
+{#
+    The few places where DuckDB and Postgres need different SQL. Everything else uses dbt.* macros.
+#}
+
+{# Continuous percentile (linear interpolation, as Postgres percentile_cont), rounded to 2 decimals. #}
+{% macro percentile_cont(expression, fraction) -%}
+    {{ return(adapter.dispatch('percentile_cont', 'pbx55')(expression, fraction)) }}
+{%- endmacro %}
+
+{% macro default__percentile_cont(expression, fraction) -%}
+    round(cast(percentile_cont({{ fraction }}) within group (order by {{ expression }}) as numeric(18, 6)), 2)
+{%- endmacro %}
+
+{% macro duckdb__percentile_cont(expression, fraction) -%}
+    round(cast(quantile_cont({{ expression }}, {{ fraction }}) as numeric(18, 6)), 2)
+{%- endmacro %}
+
+{#
+    Aggregate: the value of `expression` on the row with the smallest `order_expression` among the
+    rows where `expression` is not null (`first_value ... ignore nulls`, which Postgres lacks).
+#}
+{% macro first_non_null_by(expression, order_expression) -%}
+    {{ return(adapter.dispatch('first_non_null_by', 'pbx55')(expression, order_expression)) }}
+{%- endmacro %}
+
+{% macro default__first_non_null_by(expression, order_expression) -%}
+    (array_agg({{ expression }} order by {{ order_expression }}) filter (where {{ expression }} is not null))[1]
+{%- endmacro %}
+
+{% macro duckdb__first_non_null_by(expression, order_expression) -%}
+    arg_min({{ expression }}, {{ order_expression }}) filter (where {{ expression }} is not null)
+{%- endmacro %}

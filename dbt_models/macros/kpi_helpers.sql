@@ -1,0 +1,23 @@
+{# numerator / denominator rounded to 4 decimals; null when the denominator is 0. #}
+{% macro ratio(numerator, denominator, digits=4) -%}
+    round(cast({{ numerator }} as numeric(28, 6)) / nullif({{ denominator }}, 0), {{ digits }})
+{%- endmacro %}
+
+{# Wall time in the reporting time zone (var `timezone`) of a UTC timestamp. #}
+{% macro to_reporting_time(expression) -%}
+    ({{ expression }} at time zone '{{ var("timezone") }}')
+{%- endmacro %}
+
+{# The reference time of the incomplete-call grace period: var `as_of_utc`, or the run time. #}
+{% macro as_of_utc() -%}
+    {%- if var('as_of_utc') -%}
+        cast('{{ var("as_of_utc") }}' as timestamptz)
+    {%- else -%}
+        {{ dbt.current_timestamp() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# When this invocation started, stamped on rows it (re)writes so downstream runs find them. #}
+{% macro run_started_at_utc() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamptz)
+{%- endmacro %}

@@ -1,0 +1,133 @@
+with
+
+legs as (
+
+    select
+        *,
+        coalesce(started_at_utc, first_received_at) as leg_started_at,
+        row_number() over (
+            partition by central_id, journey_id
+            order by coalesce(started_at_utc, first_received_at), call_id
+        ) as leg_number,
+        row_number() over (
+            partition by central_id, journey_id
+            order by coalesce(started_at_utc, first_received_at) desc, call_id desc
+        ) as leg_number_from_last,
+        row_number() over (
+            partition by central_id, journey_id
+            order by
+                case when is_answered then 0 else 1 end,
+                coalesce(started_at_utc, first_received_at) desc,
+                call_id desc
+        ) as answered_preference
+    from {{ ref('fct_calls') }}
+
+),
+
+journeys as (
+
+    select
+        central_id,
+        journey_id,
+        count(*) as legs,
+        count(*) - 1 as transfers,
+        -- QueueMetrics multi-stint rules (kpis.md): category from the first leg, outcome from the
+        -- last leg, talk and agent from the last answered leg, waits summed.
+        max(case when leg_number = 1 then call_kind end) as journey_kind,
+        max(case when leg_number = 1 then queue end) as first_queue,
+        max(case when leg_number = 1 then ura_option end) as ura_option,
+        max(case when leg_number = 1 then started_at end) as started_at,
+        min(leg_started_at) as started_at_utc,
+        max(case when leg_number = 1 then reported_at end) as reported_at,
+        max(case when leg_number = 1 then caller_token end) as caller_token,
+        max(case when leg_number = 1 then caller_ddd end) as caller_ddd,
+        max(case when leg_number = 1 then caller_uf end) as caller_uf,
+        {{ first_non_null_by('document_token', 'leg_number') }} as document_token,
+        max(case when leg_number_from_last = 1 then outcome end) as final_outcome,
+        bool_or(leg_number_from_last = 1 and is_answered) as is_answered,
+        max(case when answered_preference = 1 and is_answered then branch_mask end)
+        as answered_branch_mask,
+        max(case when answered_preference = 1 and is_answered then talk_seconds end)
+        as answered_talk_seconds,
+        sum(coalesce(wait_seconds, 0)) as total_wait_seconds,
+        sum(coalesce(talk_seconds, 0)) as total_talk_seconds,
+        sum(coalesce(cost, 0)) as total_cost,
+        bool_or(outcome in ('in_progress', 'incomplete')) as has_unfinished_leg
+    from legs
+    group by central_id, journey_id
+
+),
+
+receptive_journeys as (
+
+    select
+        central_id,
+        journey_id,
+        started_at_utc,
+        caller_token,
+        document_token,
+        lead(started_at_utc) over (
+            partition by central_id, caller_token order by started_at_utc, journey_id
+        ) as next_by_caller_at,
+        lead(started_at_utc) over (
+            partition by central_id, document_token order by started_at_utc, journey_id
+        ) as next_by_document_at
+    from journeys
+    where journey_kind = 'inbound'
+
+),
+
+repeats as (
+
+    -- Repeat callers (QueueMetrics first-call-resolution rule): followed by another receptive
+    -- journey of the same caller within the window. Null when the key is blank or anonymous, so
+    -- such callers are never clustered.
+    select
+        central_id,
+        journey_id,
+        case
+            when caller_token is not null
+                then coalesce(
+                    next_by_caller_at
+                    <= {{ dbt.dateadd('hour', var('repeat_window_short_h'), 'started_at_utc') }},
+                    false
+                )
+        end as is_repeated_by_caller_24h,
+        case
+            when caller_token is not null
+                then coalesce(
+                    next_by_caller_at
+                    <= {{ dbt.dateadd('hour', var('repeat_window_long_h'), 'started_at_utc') }},
+                    false
+                )
+        end as is_repeated_by_caller_168h,
+        case
+            when document_token is not null
+                then coalesce(
+                    next_by_document_at
+                    <= {{ dbt.dateadd('hour', var('repeat_window_short_h'), 'started_at_utc') }},
+                    false
+                )
+        end as is_repeated_by_document_24h,
+        case
+            when document_token is not null
+                then coalesce(
+                    next_by_document_at
+                    <= {{ dbt.dateadd('hour', var('repeat_window_long_h'), 'started_at_utc') }},
+                    false
+                )
+        end as is_repeated_by_document_168h
+    from receptive_journeys
+
+)
+
+select
+    journeys.*,
+    cast(journeys.reported_at as date) as reported_date,
+    repeats.is_repeated_by_caller_24h,
+    repeats.is_repeated_by_caller_168h,
+    repeats.is_repeated_by_document_24h,
+    repeats.is_repeated_by_document_168h
+from journeys
+left join repeats
+    on journeys.central_id = repeats.central_id and journeys.journey_id = repeats.journey_id
