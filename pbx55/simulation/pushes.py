@@ -115,11 +115,12 @@ class _PushRenderer:
         else:
             if leg.transferred_from is None:
                 stages.append(("ivr", leg.started_at + rng.uniform(0.2, 1.5)))
+            queued_at = leg.queue_entered_at + rng.uniform(0.2, 1.0)
             if leg.queue is not None:
-                stages.append(("waiting", leg.queue_entered_at + rng.uniform(0.2, 1.0)))
+                stages.append(("waiting", queued_at))
             if leg.agent is not None:
                 rang_at = leg.queue_entered_at + leg.wait_seconds - leg.ring_seconds
-                stages.append(("ring", rang_at + rng.uniform(0.1, 0.5)))
+                stages.append(("ring", max(rang_at, queued_at) + rng.uniform(0.1, 0.5)))
         late_stage = None
         if leg.kind != "sms" and not leg.final_push_lost:
             final_at = leg.ended_at + rng.uniform(1, 5)
