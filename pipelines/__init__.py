@@ -1,0 +1,1 @@
+"""Loading landed pushes into the warehouse (dlt) and orchestrating every stage (Dagster)."""

@@ -1,0 +1,191 @@
+"""Load sealed landing files into `pbx55_raw.pushes` with dlt (DuckDB or Postgres, same code).
+
+The source `landed_pushes` yields Arrow tables (dlt's fast path) typed by `typed_pushes`, and,
+after each batch, the rows of `pbx55_raw.loaded_files` naming the files of that batch. Both go
+into the same load package, so a file is recorded as loaded exactly when its rows are; if a load
+is interrupted, dlt finishes the pending package on the next run before extracting anything new.
+
+Which files are waiting is decided by comparing names with `loaded_files` in the destination,
+never by modification times: a file the receiver seals late (after a crash, with an old mtime and
+an old partition) is still loaded, once.
+
+`load_landed_pushes` is the one entry point, used by `pbx55 load` and by the Dagster asset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import dlt
+import duckdb
+import pyarrow as pa
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+from pbx55.settings import Settings
+from pipelines.landed_files import LandedFile, sealed_landing_files
+from pipelines.personal_data import Tokenizer
+from pipelines.typed_pushes import type_landed_files
+
+log = logging.getLogger(__name__)
+
+RAW_DATASET = "pbx55_raw"
+PIPELINE_NAME = "pbx55_landed_pushes"
+PUSHES_TABLE = "pushes"
+LOADED_FILES_TABLE = "loaded_files"
+# Landed JSON read per DuckDB pass: large enough to amortise each pass, small enough that the
+# typed batch (about three times the JSON) stays a few hundred MB in memory.
+BATCH_BYTES = 192 * 1024 * 1024
+
+LOADED_FILES_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("row_count", pa.int64()),
+        ("loaded_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+# Each table gets its own hints (a table variant): resource-level columns would leak into both.
+PUSHES_HINTS = dlt.mark.make_hints(
+    table_name=PUSHES_TABLE,
+    write_disposition="append",
+    columns={
+        "push_id": {"unique": True},
+        # Wall time in PBX55_TIMEZONE: dlt would otherwise make every Arrow timestamp tz-aware.
+        "call_date_local": {"data_type": "timestamp", "timezone": False},
+    },
+)
+LOADED_FILES_HINTS = dlt.mark.make_hints(
+    table_name=LOADED_FILES_TABLE,
+    write_disposition="append",
+    columns={"source_file": {"unique": True}},
+)
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    files: int
+    rows: int
+    seconds: float
+    destination: str
+
+    def __str__(self) -> str:
+        if not self.files:
+            return f"no sealed landing files waiting ({self.destination}, {self.seconds:.1f} s)"
+        rate = self.rows / self.seconds if self.seconds else 0.0
+        return (
+            f"loaded {self.rows} pushes from {self.files} files into "
+            f"{self.destination} in {self.seconds:.1f} s ({rate:,.0f} rows/s)"
+        )
+
+
+def raw_pipeline(settings: Settings, dataset_name: str = RAW_DATASET) -> dlt.Pipeline:
+    """The dlt pipeline writing `dataset_name` in the warehouse the settings name.
+
+    Its working state lives under the data dir, and the DuckDB path is always explicit, so
+    nothing lands in the current directory or in `~/.dlt`.
+    """
+    if settings.warehouse == "postgres":
+        destination = dlt.destinations.postgres(credentials=settings.postgres_url)
+    else:
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        destination = dlt.destinations.duckdb(credentials=str(settings.duckdb_path))
+    return dlt.pipeline(
+        pipeline_name=f"{PIPELINE_NAME}_{dataset_name}",
+        pipelines_dir=str(settings.data_dir / "dlt_pipelines"),
+        destination=destination,
+        dataset_name=dataset_name,
+    )
+
+
+@dlt.source(name="landed_pushes", max_table_nesting=0)
+def landed_pushes(settings: Settings) -> dlt.sources.DltResource:
+    """Pushes from the sealed landing files that `loaded_files` does not name yet."""
+    return pushes(settings)
+
+
+@dlt.resource(name=PUSHES_TABLE, write_disposition="append")
+def pushes(settings: Settings) -> Iterator[pa.Table]:
+    tokenizer = Tokenizer.from_key(settings.pii_key)
+    already_loaded = _loaded_source_files(dlt.current.pipeline())
+    waiting = [
+        landed
+        for landed in sealed_landing_files(settings.landing_dir, settings.pushes_dir)
+        if landed.source_file not in already_loaded
+    ]
+    log.info("%d sealed landing files waiting", len(waiting))
+    load_id = dlt.current.load_package_state()["load_id"]
+    with duckdb.connect(":memory:") as connection:
+        for batch in _batches(waiting, BATCH_BYTES):
+            typed = type_landed_files(
+                connection, batch, timezone=settings.timezone, tokenizer=tokenizer, load_id=load_id
+            )
+            yield dlt.mark.with_hints(typed, PUSHES_HINTS, create_table_variant=True)
+            yield dlt.mark.with_hints(
+                _loaded_files_rows(batch, typed), LOADED_FILES_HINTS, create_table_variant=True
+            )
+
+
+def load_landed_pushes(settings: Settings, dataset_name: str = RAW_DATASET) -> LoadSummary:
+    """Load every sealed landing file not loaded yet; return what was loaded."""
+    started = time.perf_counter()
+    pipeline = raw_pipeline(settings, dataset_name)
+    pipeline.run(landed_pushes(settings))
+    row_counts = pipeline.last_trace.last_normalize_info.row_counts
+    return LoadSummary(
+        files=row_counts.get(LOADED_FILES_TABLE, 0),
+        rows=row_counts.get(PUSHES_TABLE, 0),
+        seconds=time.perf_counter() - started,
+        destination=_describe_destination(settings, dataset_name),
+    )
+
+
+def _loaded_source_files(pipeline: dlt.Pipeline) -> set[str]:
+    try:
+        with pipeline.sql_client() as client:
+            table = client.make_qualified_table_name(LOADED_FILES_TABLE)
+            rows = client.execute_sql(f"SELECT source_file FROM {table}")  # noqa: S608
+    except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
+        return set()  # first load: the dataset or the table does not exist yet
+    return {row[0] for row in rows or ()}
+
+
+def _batches(files: Sequence[LandedFile], max_bytes: int) -> Iterator[list[LandedFile]]:
+    batch: list[LandedFile] = []
+    size = 0
+    for landed in files:
+        if batch and size + landed.size_bytes > max_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(landed)
+        size += landed.size_bytes
+    if batch:
+        yield batch
+
+
+def _loaded_files_rows(batch: Sequence[LandedFile], typed: pa.Table) -> pa.Table:
+    counts = dict.fromkeys((landed.source_file for landed in batch), 0)
+    grouped = typed.group_by("source_file").aggregate([("push_id", "count")])
+    for source_file, count in zip(
+        grouped["source_file"].to_pylist(), grouped["push_id_count"].to_pylist(), strict=True
+    ):
+        counts[source_file] = count
+    now = dt.datetime.now(dt.UTC)
+    return pa.table(
+        {
+            "source_file": list(counts),
+            "row_count": list(counts.values()),
+            "loaded_at": [now] * len(counts),
+        },
+        schema=LOADED_FILES_SCHEMA,
+    )
+
+
+def _describe_destination(settings: Settings, dataset_name: str) -> str:
+    if settings.warehouse == "postgres":
+        return f"postgres schema {dataset_name}"
+    return f"{settings.duckdb_path} ({dataset_name})"

@@ -1,0 +1,457 @@
+"""Landed JSONL lines -> typed Arrow rows of `pbx55_raw.pushes` (docs/contracts-internal.md).
+
+An in-memory DuckDB reads the files and types every field in vectorised SQL. Python only does
+what SQL cannot do cheaply, and only once per *distinct* value of a batch: ids re-read from
+`raw_body` with their literal digits, dates no known format matched (python-dateutil), and the
+HMAC tokens of personal data (the key must never enter SQL text).
+
+A value that cannot be parsed is never dropped and never guessed: its typed column stays null,
+its name goes into `parse_errors` and the value stays in `body_json`.
+"""
+
+# SQL here is assembled from this module's constants and from file paths the loader listed
+# itself (quoted by `_sql_text`); no pushed value is ever spliced into SQL text.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
+from dateutil import parser as dateutil_parser
+
+from ingest.parsing import PARSE_FORM, PushBodyError, parse_push_body
+from pipelines.landed_files import LandedFile
+from pipelines.personal_data import Tokenizer
+
+# Body fields kept as text exactly as sent (numbers as their literal text).
+TEXT_FIELDS = (
+    "central_id",
+    "call_id",
+    "branch_mask",
+    "branch_email",
+    "call_terminal",
+    "call_type",
+    "call_number",
+    "call_area_code",
+    "call_country_code",
+    "call_document",
+    "call_order",
+    "call_ura",
+    "call_queue",
+    "call_status",
+    "call_disconnection",
+    "call_url_audio",
+    "call_audio_file",
+    "call_transfer_id",
+    "call_tax_type",
+)
+SECONDS_FIELDS = ("call_time", "call_duration", "call_time_waiting")
+MONEY_FIELDS = ("call_tax", "call_cost", "call_balance")
+KNOWN_FIELDS = (*TEXT_FIELDS, *SECONDS_FIELDS, *MONEY_FIELDS, "call_date")
+
+CALL_DATE_FORMATS = (
+    "ymd_hms",
+    "isodate",
+    "iso_z_local",
+    "iso_offset",
+    "dmy_hms",
+    "epoch_ms",
+    "epoch_s",
+    "other",
+    "unparsed",
+)
+
+PUSHES_SCHEMA = pa.schema(
+    [
+        ("push_id", pa.string()),
+        ("received_at", pa.timestamp("us", tz="UTC")),
+        ("receiver_id", pa.string()),
+        ("method", pa.string()),
+        ("request_path", pa.string()),
+        ("auth", pa.string()),
+        ("parse_mode", pa.string()),
+        ("body_sha256", pa.string()),
+        ("raw_body", pa.string()),
+        ("source_file", pa.string()),
+        ("line_number", pa.int64()),
+        ("body_json", pa.string()),
+        ("extra_fields_json", pa.string()),
+        ("parse_errors", pa.string()),
+        *[(name, pa.string()) for name in TEXT_FIELDS],
+        *[(name, pa.int64()) for name in SECONDS_FIELDS],
+        *[(name, pa.float64()) for name in MONEY_FIELDS],
+        ("call_date_raw", pa.string()),
+        ("call_date_local", pa.timestamp("us")),
+        ("call_date_utc", pa.timestamp("us", tz="UTC")),
+        ("call_date_format", pa.string()),
+        ("pii_key_id", pa.string()),
+        ("caller_token", pa.string()),
+        ("caller_ddd", pa.string()),
+        ("caller_number_type", pa.string()),
+        ("caller_masked", pa.string()),
+        ("document_token", pa.string()),
+        ("document_kind", pa.string()),
+        ("branch_email_token", pa.string()),
+        ("_dlt_load_id", pa.string()),
+        ("_dlt_id", pa.string()),
+    ]
+)
+
+_ENVELOPE_COLUMNS = (
+    "{push_id: 'VARCHAR', received_at: 'VARCHAR', receiver_id: 'VARCHAR', method: 'VARCHAR', "
+    "path: 'VARCHAR', auth: 'VARCHAR', parse: 'VARCHAR', body_sha256: 'VARCHAR', body: 'JSON', "
+    "raw_body: 'VARCHAR'}"
+)
+
+# Blank means absent: a start push carries "" where the final push carries a value.
+_MACROS = r"""
+CREATE OR REPLACE TEMP MACRO pbx_blank(v) AS v IS NULL OR trim(v) = '';
+
+-- Whole seconds from 42, "42", "42.0", "42,0" or "H:MM:SS" (the vendor's report API).
+CREATE OR REPLACE TEMP MACRO pbx_seconds(v) AS CASE
+    WHEN regexp_full_match(trim(v), '[+-]?\d+([.,]0*)?')
+        THEN TRY_CAST(regexp_extract(trim(v), '^[+-]?\d+') AS BIGINT)
+    WHEN regexp_full_match(trim(v), '\d+:[0-5]\d:[0-5]\d')
+        THEN TRY_CAST(split_part(trim(v), ':', 1) AS BIGINT) * 3600
+            + CAST(split_part(trim(v), ':', 2) AS BIGINT) * 60
+            + CAST(split_part(trim(v), ':', 3) AS BIGINT)
+END;
+
+-- 0.58, "0.58", "0,58", "1.234,56", 1e-05; "1,234.56" is ambiguous and stays unparsed.
+CREATE OR REPLACE TEMP MACRO pbx_money(v) AS CASE
+    WHEN regexp_full_match(trim(v), '[+-]?\d{1,3}(\.\d{3})+,\d+')
+        THEN TRY_CAST(replace(replace(trim(v), '.', ''), ',', '.') AS DOUBLE)
+    WHEN regexp_full_match(trim(v), '[+-]?\d+,\d+')
+        THEN TRY_CAST(replace(trim(v), ',', '.') AS DOUBLE)
+    WHEN regexp_full_match(trim(v), '[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?')
+        THEN TRY_CAST(trim(v) AS DOUBLE)
+END;
+
+CREATE OR REPLACE TEMP MACRO pbx_wall_time(v) AS
+    try_strptime(v, ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M:%S.%f',
+                     '%Y-%m-%dT%H:%M:%S', '%Y-%m-%dT%H:%M:%S.%f', '%Y-%m-%dT%H:%M']);
+
+CREATE OR REPLACE TEMP MACRO pbx_date_format(v) AS CASE
+    WHEN pbx_blank(v) THEN NULL
+    WHEN regexp_full_match(trim(v), '\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?') THEN 'ymd_hms'
+    WHEN regexp_full_match(trim(v), 'ISODate\(\s*["'']?[^"'']*["'']?\s*\)') THEN 'isodate'
+    WHEN regexp_full_match(trim(v), '\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z')
+        THEN 'iso_z_local'
+    WHEN regexp_full_match(trim(v),
+        '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?[+-]\d{2}(:?\d{2})?') THEN 'iso_offset'
+    WHEN regexp_full_match(trim(v), '\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?') THEN 'dmy_hms'
+    WHEN regexp_full_match(trim(v), '\d{12,13}(\.\d+)?') THEN 'epoch_ms'
+    WHEN regexp_full_match(trim(v), '\d{9,10}(\.\d+)?') THEN 'epoch_s'
+    ELSE 'other'
+END;
+
+-- The inside of a literal `ISODate("...")` left in the body by a sender.
+CREATE OR REPLACE TEMP MACRO pbx_isodate_inner(v) AS
+    regexp_extract(trim(v), 'ISODate\(\s*["'']?([^"'']*)["'']?\s*\)', 1);
+
+CREATE OR REPLACE TEMP MACRO pbx_epoch_utc(microseconds) AS
+    timezone('UTC', make_timestamp(CAST(microseconds AS BIGINT)));
+"""
+
+
+def type_landed_files(
+    connection: duckdb.DuckDBPyConnection,
+    files: Sequence[LandedFile],
+    *,
+    timezone: str,
+    tokenizer: Tokenizer,
+    load_id: str,
+) -> pa.Table:
+    """Read `files` and return their lines as rows of `PUSHES_SCHEMA`.
+
+    `_dlt_load_id` and `_dlt_id` are added here, in SQL: dlt adds them to Arrow items only by
+    reading and rewriting every Parquet file it has just written.
+    """
+    zoneinfo.ZoneInfo(timezone)  # fail early, with the zone's name, on a typo
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("SET enable_progress_bar = false")
+    connection.execute(_MACROS)
+    _read_landed_lines(connection, files)
+    connection.register("raw_text_fields", _text_fields_from_raw_bodies(connection))
+    connection.register("other_dates", _parse_other_dates(connection, timezone))
+    connection.register("callers", _callers(connection, tokenizer))
+    connection.register("documents", _documents(connection, tokenizer))
+    connection.register("branch_emails", _branch_emails(connection, tokenizer))
+    table = connection.sql(
+        _typed_select(timezone), params={"pii_key_id": tokenizer.key_id, "load_id": load_id}
+    ).to_arrow_table()
+    connection.execute("DROP TABLE landed")
+    return table.cast(PUSHES_SCHEMA)
+
+
+def _read_landed_lines(connection: duckdb.DuckDBPyConnection, files: Sequence[LandedFile]) -> None:
+    """One `read_json` per file so that `WITH ORDINALITY` is the line number within the file."""
+    field_paths = ", ".join(_sql_text(name) for name in KNOWN_FIELDS)
+    reads = "\nUNION ALL\n".join(
+        f"""SELECT {_sql_text(landed.source_file)} AS source_file, ordinality AS line_number, *
+            FROM read_json({_sql_text(str(landed.path))}, format = 'newline_delimited',
+                           columns = {_ENVELOPE_COLUMNS}) WITH ORDINALITY"""
+        for landed in files
+    )
+    connection.execute(
+        f"""CREATE OR REPLACE TEMP TABLE landed AS
+            SELECT *, json_extract_string(body, [{field_paths}]) AS field_text
+            FROM ({reads})"""
+    )
+
+
+def _text_fields_from_raw_bodies(connection: duckdb.DuckDBPyConnection) -> pa.Table:
+    """The text fields as literally sent, for lines whose receiver kept `raw_body`.
+
+    The landed `body` went through a float: `1716824410.5190` became `1716824410.519`.
+    """
+    rows = connection.execute(
+        "SELECT push_id, parse, raw_body FROM landed WHERE raw_body IS NOT NULL"
+    ).fetchall()
+    columns: dict[str, list[str | None]] = {"push_id": []} | {name: [] for name in TEXT_FIELDS}
+    for push_id, parse_mode, raw_body in rows:
+        content_type = "application/x-www-form-urlencoded" if parse_mode == PARSE_FORM else None
+        try:
+            body = parse_push_body(raw_body.encode(), content_type, numbers_as_text=True).body
+        except PushBodyError:
+            continue  # the landed body stays the source of the text fields
+        columns["push_id"].append(push_id)
+        for name in TEXT_FIELDS:
+            columns[name].append(_as_text(body.get(name)))
+    return pa.table(columns, schema=pa.schema([(name, pa.string()) for name in columns]))
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _parse_other_dates(connection: duckdb.DuckDBPyConnection, timezone: str) -> pa.Table:
+    """python-dateutil for the distinct `call_date` texts no known format matched.
+
+    A date missing its day, month or year is not completed from today's date: it stays
+    unparsed (two different defaults must give the same answer).
+    """
+    values = [
+        row[0]
+        for row in connection.execute(
+            f"""SELECT DISTINCT field_text[{_position("call_date")}] FROM landed
+                WHERE pbx_date_format(field_text[{_position("call_date")}]) = 'other'"""
+        ).fetchall()
+    ]
+    zone = zoneinfo.ZoneInfo(timezone)
+    raws, locals_, utcs = [], [], []
+    for raw in values:
+        parsed = _dateutil_or_none(raw)
+        if parsed is None:
+            continue
+        if parsed.tzinfo is None:
+            local = parsed
+            utc = parsed.replace(tzinfo=zone).astimezone(dt.UTC)
+        else:
+            utc = parsed.astimezone(dt.UTC)
+            local = utc.astimezone(zone).replace(tzinfo=None)
+        raws.append(raw)
+        locals_.append(local)
+        utcs.append(utc)
+    return pa.table(
+        {"raw": raws, "local_time": locals_, "utc_time": utcs},
+        schema=pa.schema(
+            [
+                ("raw", pa.string()),
+                ("local_time", pa.timestamp("us")),
+                ("utc_time", pa.timestamp("us", tz="UTC")),
+            ]
+        ),
+    )
+
+
+_DEFAULT_A = dt.datetime(2001, 1, 1)
+_DEFAULT_B = dt.datetime(2002, 2, 2)
+
+
+def _dateutil_or_none(raw: str) -> dt.datetime | None:
+    # Brazilian senders write the day first ("03/04/2026" is 3 April).
+    try:
+        first = dateutil_parser.parse(raw, dayfirst=True, default=_DEFAULT_A)
+        second = dateutil_parser.parse(raw, dayfirst=True, default=_DEFAULT_B)
+    except (ValueError, OverflowError):
+        return None
+    return first if first == second else None
+
+
+def _callers(connection: duckdb.DuckDBPyConnection, tokenizer: Tokenizer) -> pa.Table:
+    pairs = connection.execute(
+        f"""SELECT DISTINCT {_final_text("call_number")}, {_final_text("call_area_code")}
+            FROM landed LEFT JOIN raw_text_fields USING (push_id)"""
+    ).fetchall()
+    rows = [(number, area, tokenizer.caller(number, area)) for number, area in pairs]
+    return pa.table(
+        {
+            "number": [number for number, _, _ in rows],
+            "area_code": [area for _, area, _ in rows],
+            "token": [caller.token for _, _, caller in rows],
+            "ddd": [caller.ddd for _, _, caller in rows],
+            "number_type": [caller.number_type for _, _, caller in rows],
+            "masked": [caller.masked for _, _, caller in rows],
+        },
+        schema=pa.schema(
+            [(name, pa.string()) for name in ("number", "area_code", "token", "ddd")]
+            + [("number_type", pa.string()), ("masked", pa.string())]
+        ),
+    )
+
+
+def _documents(connection: duckdb.DuckDBPyConnection, tokenizer: Tokenizer) -> pa.Table:
+    values = _distinct_final_texts(connection, "call_document")
+    documents = [tokenizer.document(value) for value in values]
+    return pa.table(
+        {
+            "document": values,
+            "token": [document.token for document in documents],
+            "kind": [document.kind for document in documents],
+        },
+        schema=pa.schema([(name, pa.string()) for name in ("document", "token", "kind")]),
+    )
+
+
+def _branch_emails(connection: duckdb.DuckDBPyConnection, tokenizer: Tokenizer) -> pa.Table:
+    values = _distinct_final_texts(connection, "branch_email")
+    return pa.table(
+        {"email": values, "token": [tokenizer.email(value) for value in values]},
+        schema=pa.schema([("email", pa.string()), ("token", pa.string())]),
+    )
+
+
+def _distinct_final_texts(connection: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    return [
+        row[0]
+        for row in connection.execute(
+            f"""SELECT DISTINCT {_final_text(name)} AS value
+                FROM landed LEFT JOIN raw_text_fields USING (push_id)
+                WHERE value IS NOT NULL"""
+        ).fetchall()
+    ]
+
+
+def _typed_select(timezone: str) -> str:
+    zone = _sql_text(timezone)
+    date_text = f"field_text[{_position('call_date')}]"
+    seconds = ",\n".join(f"pbx_seconds({_body_text(name)}) AS {name}" for name in SECONDS_FIELDS)
+    money = ",\n".join(f"pbx_money({_body_text(name)}) AS {name}" for name in MONEY_FIELDS)
+    texts = ",\n".join(f"{_final_text(name)} AS {name}" for name in TEXT_FIELDS)
+    errors = ", ".join(
+        f"CASE WHEN NOT pbx_blank({_body_text(name)}) AND {name} IS NULL THEN '{name}' END"
+        for name in (*SECONDS_FIELDS, *MONEY_FIELDS)
+    )
+    known_fields_removed = json.dumps(dict.fromkeys(KNOWN_FIELDS))
+    return f"""
+    WITH typed AS (
+        SELECT landed.*,
+            {texts},
+            {seconds},
+            {money},
+            {date_text} AS call_date_raw,
+            pbx_date_format(call_date_raw) AS matched_format,
+            CASE matched_format
+                WHEN 'ymd_hms' THEN pbx_wall_time(trim(call_date_raw))
+                WHEN 'isodate' THEN pbx_wall_time(
+                    regexp_replace(pbx_isodate_inner(call_date_raw), 'Z$', ''))
+                WHEN 'iso_z_local' THEN pbx_wall_time(rtrim(trim(call_date_raw), 'Z'))
+                WHEN 'dmy_hms' THEN try_strptime(trim(call_date_raw),
+                    ['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M'])
+                WHEN 'other' THEN other_dates.local_time
+            END AS wall_time,
+            CASE matched_format
+                WHEN 'iso_offset' THEN TRY_CAST(trim(call_date_raw) AS TIMESTAMPTZ)
+                WHEN 'epoch_ms' THEN pbx_epoch_utc(
+                    TRY_CAST(trim(call_date_raw) AS DECIMAL(20, 3)) * 1000)
+                WHEN 'epoch_s' THEN pbx_epoch_utc(
+                    TRY_CAST(trim(call_date_raw) AS DECIMAL(20, 6)) * 1000000)
+                WHEN 'other' THEN other_dates.utc_time
+            END AS instant
+        FROM landed
+        LEFT JOIN raw_text_fields USING (push_id)
+        LEFT JOIN other_dates ON other_dates.raw = {date_text}
+    ),
+    dated AS (
+        SELECT *,
+            coalesce(wall_time, timezone({zone}, instant)) AS call_date_local,
+            coalesce(instant, timezone({zone}, wall_time)) AS call_date_utc,
+            CASE WHEN call_date_local IS NULL AND matched_format IS NOT NULL
+                THEN 'unparsed' ELSE matched_format END AS call_date_format
+        FROM typed
+    )
+    SELECT
+        push_id,
+        CAST(received_at AS TIMESTAMPTZ) AS received_at,
+        receiver_id,
+        method,
+        path AS request_path,
+        auth,
+        parse AS parse_mode,
+        body_sha256,
+        raw_body,
+        source_file,
+        line_number,
+        CAST(body AS VARCHAR) AS body_json,
+        nullif(CAST(json_merge_patch(body, {_sql_text(known_fields_removed)}) AS VARCHAR), '{{}}')
+            AS extra_fields_json,
+        nullif(concat_ws(',', {errors},
+            CASE WHEN call_date_format = 'unparsed' THEN 'call_date' END), '') AS parse_errors,
+        {", ".join(TEXT_FIELDS)},
+        {", ".join(SECONDS_FIELDS)},
+        {", ".join(MONEY_FIELDS)},
+        call_date_raw,
+        call_date_local,
+        call_date_utc,
+        call_date_format,
+        $pii_key_id AS pii_key_id,
+        callers.token AS caller_token,
+        callers.ddd AS caller_ddd,
+        callers.number_type AS caller_number_type,
+        callers.masked AS caller_masked,
+        documents.token AS document_token,
+        documents.kind AS document_kind,
+        branch_emails.token AS branch_email_token,
+        $load_id AS _dlt_load_id,
+        substr(md5(push_id), 1, 14) AS _dlt_id
+    FROM dated
+    LEFT JOIN callers ON callers.number IS NOT DISTINCT FROM dated.call_number
+        AND callers.area_code IS NOT DISTINCT FROM dated.call_area_code
+    LEFT JOIN documents ON documents.document = dated.call_document
+    LEFT JOIN branch_emails ON branch_emails.email = dated.branch_email
+    """
+
+
+def _position(name: str) -> int:
+    """1-based index of a field in the `field_text` list."""
+    return KNOWN_FIELDS.index(name) + 1
+
+
+def _body_text(name: str) -> str:
+    return f"field_text[{_position(name)}]"
+
+
+def _final_text(name: str) -> str:
+    """A text field: literal digits from `raw_body` when the receiver kept it, else the body."""
+    if name in TEXT_FIELDS:
+        return (
+            f"CASE WHEN raw_text_fields.push_id IS NOT NULL THEN raw_text_fields.{name}"
+            f" ELSE field_text[{_position(name)}] END"
+        )
+    return _body_text(name)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
