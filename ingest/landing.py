@@ -412,9 +412,12 @@ def write_quarantine_file(quarantine_dir: Path, date: str, name: str, content: b
     try:
         _write_all(os.write, fd, content)
         os.fsync(fd)
+        _fsync_dir(directory)
+    except OSError:
+        _unlink_quietly(path)  # a partial copy is no copy; the sender gets 503 and retries
+        raise
     finally:
         os.close(fd)
-    _fsync_dir(directory)
     return path
 
 
