@@ -145,7 +145,12 @@ class _PushRenderer:
     def _retried_duplicates(self, pushes: list[Push]) -> list[Push]:
         """The vendor retries when it misses the 200: the identical body comes again."""
         return [
-            replace(push, send_at=push.send_at + self.rng.uniform(0.5, 90), is_duplicate=True)
+            replace(
+                push,
+                send_at=push.send_at + self.rng.uniform(0.5, 90),
+                is_duplicate=True,
+                is_late=False,  # a copy of a push already received is not a late push
+            )
             for push in pushes
             if self.rng.random() < DUPLICATE_RATE
         ]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pbx55.simulation.model import SimulatedDay, billed_seconds
-from pbx55.simulation.pushes import START_STAGES, RenderedDay
+from pbx55.simulation.pushes import RenderedDay
 from pbx55.simulation.sender import DeliveryResult
 
 
@@ -27,12 +27,6 @@ def truth_records(
     records = []
     for leg_index, leg in enumerate(day.legs):
         own = [rendered.pushes[i] for i in pushes_by_leg[leg_index]]
-        first_final = next((n for n, push in enumerate(own) if push.is_final), None)
-        late = (
-            sum(1 for push in own[first_final:] if push.stage in START_STAGES)
-            if first_final is not None
-            else 0
-        )
         has_final = leg.kind == "sms" or not leg.final_push_lost
         started = day.local_datetime(leg.started_at)
         root = leg.journey_root
@@ -66,7 +60,7 @@ def truth_records(
             "has_final_push": has_final,
             "pushes_sent": len(own),
             "duplicates_sent": sum(1 for push in own if push.is_duplicate),
-            "late_pushes": late,
+            "late_pushes": sum(1 for push in own if push.is_late),
             "malformed_bodies": sum(1 for push in own if push.encoding != "json"),
         }
         if results is not None:

@@ -1,0 +1,155 @@
+"""Compare `marts.fct_calls` with the simulator's ground truth, call by call.
+
+Used by the end-to-end test (which requires full agreement) and by the demo (which prints it).
+Values the warehouse cannot know are not compared: the durations, cost and recording of a call
+whose final push never came.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+# architecture.md's outcome vocabulary has no value for an SMS; the models report `unknown`.
+CONTRACT_OUTCOME = {"sms": "unknown"}
+MONEY_TOLERANCE = 0.005
+
+FCT_CALLS_COLUMNS = (
+    "central_id", "call_id", "call_kind", "outcome", "started_at", "queue", "branch_mask",
+    "wait_seconds", "talk_seconds", "duration_seconds", "tax_type", "cost", "balance_after",
+    "has_recording", "caller_ddd", "journey_id", "has_final_push", "push_count",
+    "late_push_count",
+)  # fmt: skip
+
+
+@dataclass
+class Comparison:
+    calls_in_truth: int = 0
+    calls_in_warehouse: int = 0
+    missing_in_warehouse: list[tuple[str, str]] = field(default_factory=list)
+    unexpected_in_warehouse: list[tuple[str, str]] = field(default_factory=list)
+    mismatches: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    journeys_split_or_merged: list[str] = field(default_factory=list)
+    calls_differing: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def agrees(self) -> bool:
+        return not (
+            self.missing_in_warehouse
+            or self.unexpected_in_warehouse
+            or self.mismatches
+            or self.journeys_split_or_merged
+        )
+
+    @property
+    def calls_agreeing(self) -> int:
+        return self.calls_in_truth - len(self.missing_in_warehouse) - len(self.calls_differing)
+
+    def report(self, examples: int = 5) -> str:
+        lines = [
+            f"{self.calls_agreeing}/{self.calls_in_truth} calls agree with the ground truth "
+            f"({self.calls_in_warehouse} rows in marts.fct_calls)"
+        ]
+        if self.missing_in_warehouse:
+            lines.append(
+                f"  missing: {len(self.missing_in_warehouse)}, "
+                f"e.g. {self.missing_in_warehouse[:examples]}"
+            )
+        if self.unexpected_in_warehouse:
+            lines.append(
+                f"  not in the truth: {len(self.unexpected_in_warehouse)}, "
+                f"e.g. {self.unexpected_in_warehouse[:examples]}"
+            )
+        for column, found in sorted(self.mismatches.items()):
+            lines.append(f"  {column}: {len(found)} differ, e.g. " + "; ".join(found[:examples]))
+        if self.journeys_split_or_merged:
+            lines.append(
+                f"  journeys: {len(self.journeys_split_or_merged)} differ, e.g. "
+                + "; ".join(self.journeys_split_or_merged[:examples])
+            )
+        return "\n".join(lines)
+
+
+def _blank(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def _same(actual: object, expected: object) -> bool:
+    if _blank(actual) or _blank(expected):
+        return _blank(actual) and _blank(expected)
+    if isinstance(expected, float) or isinstance(actual, float):
+        return abs(float(actual) - float(expected)) <= MONEY_TOLERANCE  # type: ignore[arg-type]
+    return actual == expected
+
+
+def expected_values(record: Mapping[str, object]) -> dict[str, object]:
+    """The fct_calls columns this truth record pins down, under their warehouse names."""
+    outcome = str(record["outcome"])
+    expected: dict[str, object] = {
+        "call_kind": record["kind"],
+        "outcome": CONTRACT_OUTCOME.get(outcome, outcome),
+        "started_at": record["started_at_local"],
+        "queue": record["queue"],
+        "caller_ddd": record["caller_ddd"],
+        "has_final_push": record["has_final_push"],
+    }
+    if record["has_final_push"]:
+        expected |= {
+            "branch_mask": record["branch_mask"],
+            "wait_seconds": record["wait_seconds"],
+            "talk_seconds": record["talk_seconds"],
+            "duration_seconds": record["duration_seconds"],
+            "tax_type": record["tax_type"],
+            "cost": record["cost"],
+            "balance_after": record["balance_after"],
+            "has_recording": record["has_recording"],
+            "late_push_count": record["late_pushes"],
+        }
+    if record.get("pushes_acknowledged") == record["pushes_sent"]:
+        # staging drops exact duplicates, so each distinct push counts once
+        expected["push_count"] = int(record["pushes_sent"]) - int(record["duplicates_sent"])
+    return expected
+
+
+def compare_calls(
+    truth: Sequence[Mapping[str, object]], warehouse_rows: Iterable[Mapping[str, object]]
+) -> Comparison:
+    rows = {(str(row["central_id"]), str(row["call_id"])): row for row in warehouse_rows}
+    comparison = Comparison(calls_in_truth=len(truth), calls_in_warehouse=len(rows))
+    truth_keys = {(str(r["central_id"]), str(r["call_id"])) for r in truth}
+    comparison.unexpected_in_warehouse = sorted(set(rows) - truth_keys)
+    journeys_by_root: dict[tuple[str, str], set[object]] = defaultdict(set)
+    roots_by_journey: dict[object, set[tuple[str, str]]] = defaultdict(set)
+    for record in truth:
+        key = (str(record["central_id"]), str(record["call_id"]))
+        row = rows.get(key)
+        if row is None:
+            comparison.missing_in_warehouse.append(key)
+            continue
+        for column, expected in expected_values(record).items():
+            actual = row.get(column)
+            if column == "started_at" and not _blank(actual):
+                actual = str(actual)[:19]
+            if not _same(actual, expected):
+                comparison.calls_differing.add(key)
+                comparison.mismatches[column].append(
+                    f"{key[1]} ({record['kind']} {record['outcome']}): "
+                    f"warehouse {actual!r}, truth {expected!r}"
+                )
+        root = (key[0], str(record["journey_root_call_id"]))
+        journeys_by_root[root].add(row.get("journey_id"))
+        roots_by_journey[(key[0], row.get("journey_id"))].add(root)
+    for root, journey_ids in journeys_by_root.items():
+        if len(journey_ids) != 1:
+            comparison.journeys_split_or_merged.append(
+                f"legs of {root[1]} in journeys {sorted(map(str, journey_ids))}"
+            )
+    for journey, roots in roots_by_journey.items():
+        if len(roots) != 1:
+            comparison.journeys_split_or_merged.append(
+                f"journey {journey[1]} joins {sorted(r[1] for r in roots)}"
+            )
+    comparison.mismatches = dict(comparison.mismatches)
+    return comparison
