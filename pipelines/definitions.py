@@ -1,0 +1,60 @@
+"""The one Dagster `Definitions` of pbx55 (workspace.yaml points here).
+
+- `load_landed_pushes` (job): the dlt load into `pbx55_raw.pushes`, then everything downstream
+  of it (the dbt models and the BI copy); started by `sealed_landing_files_sensor`.
+- `hourly_refresh` (job, `hourly_refresh_schedule`): raw retention, then the models again so
+  time-dependent flags (calls still waiting for a final push become incomplete) move on.
+- Every job runs its steps in one process, one after the other, and carries the warehouse
+  writer tag: DuckDB has a single writer.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pbx55.settings import Settings
+from pipelines.raw_assets import (
+    build_landing_files_sensor,
+    build_raw_pushes_assets,
+    build_retention_asset,
+)
+from pipelines.resources import WAREHOUSE_WRITER_TAGS, build_resources
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    raw_pushes = build_raw_pushes_assets(settings)
+    retention = build_retention_asset(settings)
+    assets: list[dg.AssetsDefinition] = [raw_pushes, retention]
+
+    load_job = dg.define_asset_job(
+        "load_landed_pushes",
+        selection=dg.AssetSelection.assets(raw_pushes).downstream(),
+        tags=WAREHOUSE_WRITER_TAGS,
+        description="Load sealed landing files, then rebuild what depends on the raw pushes.",
+    )
+    refresh_job = dg.define_asset_job(
+        "hourly_refresh",
+        selection=dg.AssetSelection.assets(retention)
+        | dg.AssetSelection.assets(raw_pushes).downstream(include_self=False),
+        tags=WAREHOUSE_WRITER_TAGS,
+        description="Retention of raw data, then the models again for time-dependent flags.",
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[load_job, refresh_job],
+        sensors=[build_landing_files_sensor(settings, load_job)],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="hourly_refresh_schedule",
+                job=refresh_job,
+                cron_schedule="5 * * * *",
+                execution_timezone=settings.timezone,
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            )
+        ],
+        resources=build_resources(settings),
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(Settings.from_env())
