@@ -98,11 +98,11 @@ reduced as (
         ranked.central_id,
         ranked.call_id,
         coalesce({{ first_non_null_by('ranked.call_kind', 'ranked.reducer_rank') }}, 'unknown')
-        as call_kind,
+            as call_kind,
         -- Only final pushes speak for the end state: an empty status on the final push is not
         -- filled with a start push's `call_waiting`.
         {{ first_non_null_by('case when ranked.is_final_push then ranked.status end', 'ranked.reducer_rank') }}
-        as final_status,
+            as final_status,
         bool_or(ranked.status_is_answered) as passed_through_attended,
         {{ first_non_null_by('ranked.started_at', 'ranked.reducer_rank') }} as started_at,
         {{ first_non_null_by('ranked.started_at_utc', 'ranked.reducer_rank') }} as started_at_utc,
@@ -155,7 +155,8 @@ select
         when not has_final_push
             then
                 case
-                    when last_received_at
+                    when
+                        last_received_at
                         < {{ dbt.dateadd('hour', -var('incomplete_grace_hours'), as_of_utc()) }}
                         then 'incomplete'
                     else 'in_progress'

@@ -39,8 +39,8 @@ walk as (
         central_id,
         call_id as root_call_id,
         call_id,
-        0 as depth,
-        cast('|' || call_id || '|' as {{ dbt.type_string() }}) as path
+        0 as leg_depth,
+        cast('|' || call_id || '|' as {{ dbt.type_string() }}) as visited_path
     from roots
 
     union all
@@ -49,8 +49,8 @@ walk as (
         walk.central_id,
         walk.root_call_id,
         edges.child_call_id as call_id,
-        walk.depth + 1 as depth,
-        cast(walk.path || edges.child_call_id || '|' as {{ dbt.type_string() }}) as path
+        walk.leg_depth + 1 as leg_depth,
+        cast(walk.visited_path || edges.child_call_id || '|' as {{ dbt.type_string() }}) as visited_path
     from walk
     inner join edges
         on
@@ -58,8 +58,8 @@ walk as (
             and walk.call_id = edges.parent_call_id
     -- Cycle guard: never revisit a leg on the same path, and bound the depth.
     where
-        walk.depth < {{ var('max_journey_depth') }}
-        and position('|' || edges.child_call_id || '|' in walk.path) = 0
+        walk.leg_depth < {{ var('max_journey_depth') }}
+        and position('|' || edges.child_call_id || '|' in walk.visited_path) = 0
 
 ),
 
@@ -70,10 +70,10 @@ ranked_roots as (
         walk.central_id,
         walk.call_id,
         walk.root_call_id,
-        walk.depth,
+        walk.leg_depth,
         row_number() over (
             partition by walk.central_id, walk.call_id
-            order by root_times.leg_started_at, walk.root_call_id, walk.depth
+            order by root_times.leg_started_at, walk.root_call_id, walk.leg_depth
         ) as root_preference
     from walk
     inner join leg_times as root_times
@@ -87,9 +87,9 @@ select
     ranked_roots.central_id,
     ranked_roots.call_id,
     ranked_roots.root_call_id as journey_id,
-    ranked_roots.depth as journey_depth,
-    ranked_roots.depth > 0 as is_transfer_in,
-    exists (
+    ranked_roots.leg_depth as journey_depth,
+    ranked_roots.leg_depth > 0 as is_transfer_in,
+    exists(
         select 1 from edges
         where
             edges.central_id = ranked_roots.central_id

@@ -46,9 +46,9 @@ journeys as (
         max(case when leg_number_from_last = 1 then outcome end) as final_outcome,
         bool_or(leg_number_from_last = 1 and is_answered) as is_answered,
         max(case when answered_preference = 1 and is_answered then branch_mask end)
-        as answered_branch_mask,
+            as answered_branch_mask,
         max(case when answered_preference = 1 and is_answered then talk_seconds end)
-        as answered_talk_seconds,
+            as answered_talk_seconds,
         sum(coalesce(wait_seconds, 0)) as total_wait_seconds,
         sum(coalesce(talk_seconds, 0)) as total_talk_seconds,
         sum(coalesce(cost, 0)) as total_cost,

@@ -10,7 +10,7 @@ select
     round(cast(sum(coalesce(cost, 0)) as numeric(28, 6)), 4) as cost_total,
     {{ ratio('sum(coalesce(cost, 0))', 'count(*)') }} as cost_per_call,
     {{ ratio('sum(coalesce(cost, 0))', 'sum(case when is_answered then 1 else 0 end)') }}
-    as cost_per_answered_call,
+        as cost_per_answered_call,
     {{ ratio('sum(coalesce(cost, 0))', 'sum(billed_minutes)') }} as cost_per_billed_minute,
     sum(case when dq_cost_mismatch then 1 else 0 end) as cost_mismatch_legs
 from {{ ref('fct_calls') }}

@@ -22,9 +22,9 @@ journey_kpis as (
         sum(case when is_answered then 1 else 0 end) as journeys_answered,
         sum(case when transfers > 0 then 1 else 0 end) as journeys_transferred,
         {{ ratio('sum(case when not is_answered and not has_unfinished_leg then 1 else 0 end)', 'count(*)') }}
-        as journey_abandon_rate,
+            as journey_abandon_rate,
         {{ ratio('sum(case when transfers > 0 then 1 else 0 end)', 'count(*)') }}
-        as journey_transfer_rate,
+            as journey_transfer_rate,
         {{ ratio('sum(legs)', 'count(*)', 2) }} as legs_per_journey,
         {{ ratio('sum(total_wait_seconds)', 'count(*)', 2) }} as journey_wait_mean_seconds,
         {{ ratio('sum(total_cost)', 'count(*)') }} as journey_cost_mean,

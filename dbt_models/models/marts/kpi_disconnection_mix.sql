@@ -21,5 +21,5 @@ legs as (
 
 select
     *,
-    {{ ratio('legs', 'sum(legs) over (partition by reported_date, central_id)') }} as share
+    {{ ratio('legs', 'sum(legs) over (partition by reported_date, central_id)') }} as share_of_legs
 from legs

@@ -3,7 +3,7 @@ select
     central_id,
     cast(extract(isodow from reported_at) as {{ dbt.type_int() }}) as iso_weekday,
     cast(extract(hour from reported_at) as {{ dbt.type_int() }}) as hour_of_day,
-    count(distinct reported_date) as days,
+    count(distinct reported_date) as days_observed,
     {{ leg_kpi_columns() }}
 from {{ ref('fct_calls') }}
 group by

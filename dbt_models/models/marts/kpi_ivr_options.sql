@@ -17,5 +17,5 @@ journeys as (
 
 select
     *,
-    {{ ratio('journeys', 'sum(journeys) over (partition by reported_date, central_id)') }} as share
+    {{ ratio('journeys', 'sum(journeys) over (partition by reported_date, central_id)') }} as share_of_journeys
 from journeys

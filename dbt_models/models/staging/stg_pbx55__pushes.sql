@@ -83,26 +83,34 @@ renamed as (
 
 ),
 
-deduplicated as (
+first_receipts as (
 
     -- Retries deliver identical bodies: keep the first receipt of each body within a call.
-    select * from renamed
-    where push_id in (
-        select min(push_id) from renamed
-        group by central_id, call_id, body_sha256
-    )
+    select min(push_id) as push_id
+    from renamed
+    group by central_id, call_id, body_sha256
+
+),
+
+deduplicated as (
+
+    select renamed.*
+    from renamed
+    inner join first_receipts
+        on renamed.push_id = first_receipts.push_id
     {% if is_incremental() %}
-        and not exists (
-            select 1 from recently_staged as staged
-            where staged.push_id = renamed.push_id
-        )
-        and not exists (
-            select 1 from recently_staged as staged
-            where
-                staged.central_id = renamed.central_id
-                and staged.call_id = renamed.call_id
-                and staged.body_sha256 = renamed.body_sha256
-        )
+        where
+            not exists (
+                select 1 from recently_staged as staged
+                where staged.push_id = renamed.push_id
+            )
+            and not exists (
+                select 1 from recently_staged as staged
+                where
+                    staged.central_id = renamed.central_id
+                    and staged.call_id = renamed.call_id
+                    and staged.body_sha256 = renamed.body_sha256
+            )
     {% endif %}
 
 ),
