@@ -1,0 +1,134 @@
+"""The BI serving copy: what Metabase and notebooks read, so they never hold the warehouse open.
+
+DuckDB allows one writer per file, and a reader holding the warehouse open blocks the next load.
+So after each refresh the `marts` schema is copied into a new DuckDB file next to the warehouse
+and swapped in with `os.replace`: readers see the previous copy or the new one, never half of
+one, and a reader that still has the old file open keeps reading it undisturbed. With the Postgres
+warehouse there is nothing to copy: BI tools read the `marts` schema there directly.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pbx55.settings import Settings
+
+SERVED_SCHEMA = "marts"
+PUBLICATION_SCHEMA = "pbx55_meta"
+
+
+@dataclass(frozen=True)
+class BiPublication:
+    path: Path | None  # None when BI reads the warehouse directly (Postgres)
+    published_at: datetime
+    tables: dict[str, int] = field(default_factory=dict)  # table -> rows
+    note: str = ""
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _fsync_path(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def publish_bi_copy(settings: Settings) -> BiPublication:
+    """Copy the warehouse's `marts` into `settings.bi_duckdb_path`, swapped in atomically."""
+    published_at = datetime.now(UTC)
+    if settings.warehouse == "postgres":
+        return BiPublication(
+            path=None,
+            published_at=published_at,
+            note="Postgres warehouse: BI tools read its marts schema directly; nothing to copy.",
+        )
+    target = settings.bi_duckdb_path
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    # The warehouse is attached under its own catalog name (the file stem), so that any view
+    # dbt may build in marts resolves its fully qualified references.
+    source_catalog = settings.duckdb_path.stem
+    tables: dict[str, int] = {}
+    try:
+        with duckdb.connect(str(partial)) as copy:
+            path_literal = str(settings.duckdb_path).replace("'", "''")
+            copy.execute(f"ATTACH '{path_literal}' AS {_quoted(source_catalog)} (READ_ONLY)")
+            names = copy.execute(
+                "select table_name from information_schema.tables "
+                "where table_catalog = ? and table_schema = ? order by table_name",
+                [source_catalog, SERVED_SCHEMA],
+            ).fetchall()
+            copy.execute(f"create schema {SERVED_SCHEMA}")
+            # Table names come from the warehouse's own catalog and are quoted as identifiers.
+            for (name,) in names:
+                served = f"{SERVED_SCHEMA}.{_quoted(name)}"
+                source = f"{_quoted(source_catalog)}.{served}"
+                copy.execute(f"create table {served} as select * from {source}")  # noqa: S608
+                count_sql = f"select count(*) from {served}"  # noqa: S608
+                tables[name] = copy.execute(count_sql).fetchone()[0]
+            copy.execute(f"detach {_quoted(source_catalog)}")
+            copy.execute(f"create schema {PUBLICATION_SCHEMA}")
+            copy.execute(
+                f"create table {PUBLICATION_SCHEMA}.publication as "
+                "select ?::timestamptz as published_at, ? as source_warehouse, ? as tables",
+                [published_at, str(settings.duckdb_path), len(tables)],
+            )
+            copy.execute("checkpoint")
+        _fsync_path(partial)
+        os.replace(partial, target)
+        _fsync_path(target.parent)
+    finally:
+        partial.unlink(missing_ok=True)
+    return BiPublication(path=target, published_at=published_at, tables=tables)
+
+
+def _mart_asset_keys() -> list[dg.AssetKey]:
+    """Every dbt model under `models/marts`: the copy waits for all of them."""
+    from dagster_dbt import get_asset_key_for_model
+
+    from pipelines.dbt_assets import pbx55_dbt_assets, pbx55_dbt_project
+
+    manifest = json.loads(Path(pbx55_dbt_project.manifest_path).read_text())
+    mart_models = sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1:2] == [SERVED_SCHEMA]
+    )
+    return [get_asset_key_for_model([pbx55_dbt_assets], name) for name in mart_models]
+
+
+@dg.asset(
+    name="bi_serving_copy",
+    deps=_mart_asset_keys(),
+    required_resource_keys={"pbx55_settings"},
+    group_name="serving",
+    description=(
+        "Read-only copy of the marts for Metabase and notebooks (DuckDB: a new file swapped "
+        "in atomically next to the warehouse; Postgres: BI reads the warehouse directly)."
+    ),
+)
+def bi_serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    publication = publish_bi_copy(context.resources.pbx55_settings)
+    metadata: dict[str, object] = {"published_at": publication.published_at.isoformat()}
+    if publication.path is None:
+        metadata["note"] = publication.note
+    else:
+        metadata |= {
+            "path": dg.MetadataValue.path(str(publication.path)),
+            "tables": len(publication.tables),
+            "fct_calls_rows": publication.tables.get("fct_calls", 0),
+            "bytes": publication.path.stat().st_size,
+        }
+        context.log.info(f"published {len(publication.tables)} marts tables to {publication.path}")
+    return dg.MaterializeResult(metadata=metadata)
