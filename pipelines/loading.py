@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from pbx55.settings import Settings
 from pipelines.landed_files import LandedFile, sealed_landing_files
@@ -90,7 +91,7 @@ def raw_pipeline(settings: Settings, dataset_name: str = RAW_DATASET) -> dlt.Pip
     nothing lands in the current directory or in `~/.dlt`.
     """
     if settings.warehouse == "postgres":
-        destination = dlt.destinations.postgres(credentials=settings.postgres_url)
+        destination = dlt.destinations.postgres(credentials=_postgres_credentials(settings))
     else:
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         destination = dlt.destinations.duckdb(credentials=str(settings.duckdb_path))
@@ -133,6 +134,7 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
 def load_landed_pushes(settings: Settings, dataset_name: str = RAW_DATASET) -> LoadSummary:
     """Load every sealed landing file not loaded yet; return what was loaded."""
     started = time.perf_counter()
+    Tokenizer.from_key(settings.pii_key)  # a missing key fails here, not deep inside dlt
     pipeline = raw_pipeline(settings, dataset_name)
     pipeline.run(landed_pushes(settings))
     row_counts = pipeline.last_trace.last_normalize_info.row_counts
@@ -142,6 +144,15 @@ def load_landed_pushes(settings: Settings, dataset_name: str = RAW_DATASET) -> L
         seconds=time.perf_counter() - started,
         destination=_describe_destination(settings, dataset_name),
     )
+
+
+def _postgres_credentials(settings: Settings) -> PostgresCredentials:
+    credentials = PostgresCredentials()
+    credentials.parse_native_representation(settings.postgres_url)
+    # dlt requires a password; servers with trust or peer authentication need none.
+    if credentials.password is None:
+        credentials.password = ""
+    return credentials
 
 
 def _loaded_source_files(pipeline: dlt.Pipeline) -> set[str]:

@@ -1,0 +1,127 @@
+"""The Dagster definitions: they load, the dlt asset materialises, the sensor, retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from types import ModuleType
+
+import dagster as dg
+import pytest
+from landing_writer import query
+
+from pbx55.settings import Settings
+from pipelines.loading import load_landed_pushes
+from pipelines.raw_assets import (
+    RAW_PUSHES_KEY,
+    RETENTION_KEY,
+    build_raw_pushes_assets,
+    build_retention_asset,
+)
+from pipelines.resources import WAREHOUSE_WRITER_TAG, build_resources
+from pipelines.retention import purge_expired
+
+
+@pytest.fixture
+def definitions_module(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """`pipelines.definitions` imported under the test's environment.
+
+    Its module-level `defs` reads the environment, so it is never imported at collection time
+    (that would create dlt state under the developer's own data dir).
+    """
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return importlib.reload(importlib.import_module("pipelines.definitions"))
+
+
+def test_definitions_load_with_jobs_sensor_and_schedule(definitions_module: ModuleType) -> None:
+    definitions = definitions_module.defs
+    repository = definitions.get_repository_def()
+
+    assert RAW_PUSHES_KEY in repository.asset_graph.get_all_asset_keys()
+    for job_name in ("load_landed_pushes", "hourly_refresh"):
+        job = definitions.resolve_job_def(job_name)
+        assert job.tags.get(WAREHOUSE_WRITER_TAG) == "true"
+    assert definitions.resolve_sensor_def("sealed_landing_files_sensor")
+    schedule = definitions.resolve_schedule_def("hourly_refresh_schedule")
+    assert schedule.cron_schedule == "5 * * * *"
+
+
+def test_materializing_the_dlt_asset_loads_the_landed_files(settings: Settings, land_file) -> None:
+    land_file([{"call_id": "1"}, {"call_id": "2"}])
+    assets = build_raw_pushes_assets(settings)
+
+    result = dg.materialize([assets], resources=build_resources(settings))
+
+    assert result.success
+    materialization = result.asset_materializations_for_node("dlt_landed_pushes")[0]
+    assert materialization.asset_key == RAW_PUSHES_KEY
+    assert materialization.metadata["rows_loaded"].value == 2
+    assert query(settings, "SELECT count(*) FROM pbx55_raw.pushes") == [(2,)]
+
+    again = dg.materialize([assets], resources=build_resources(settings))
+    assert again.success
+    assert query(settings, "SELECT count(*) FROM pbx55_raw.pushes") == [(2,)]
+
+
+def test_the_sensor_fires_on_new_sealed_files_and_not_when_nothing_changed(
+    definitions_module: ModuleType, settings: Settings, land_file
+) -> None:
+    definitions = definitions_module.build_definitions(settings)
+    sensor = definitions.resolve_sensor_def("sealed_landing_files_sensor")
+
+    def tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
+        context = dg.build_sensor_context(cursor=cursor)
+        result = sensor.evaluate_tick(context)
+        return result.run_requests or [], result.cursor
+
+    requests, cursor = tick(None)
+    assert requests == []  # nothing landed yet
+
+    land_file()
+    requests, cursor = tick(cursor)
+    assert len(requests) == 1
+
+    requests, same_cursor = tick(cursor)
+    assert requests == [] and same_cursor == cursor
+
+    land_file(sealed=False)  # still being written: not a reason to run
+    assert tick(cursor)[0] == []
+
+    land_file(received_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))  # sealed late
+    requests, new_cursor = tick(cursor)
+    assert len(requests) == 1 and new_cursor != cursor
+
+
+def test_retention_purges_expired_partitions_and_rows(settings: Settings, land_file) -> None:
+    now = dt.datetime.now(dt.UTC)
+    expired_at = now - dt.timedelta(days=settings.retention_days + 1)
+    expired = land_file([{"call_id": "old"}], received_at=expired_at)
+    kept = land_file([{"call_id": "recent"}], received_at=now - dt.timedelta(days=1))
+
+    load_landed_pushes(settings)
+
+    summary = purge_expired(settings, now=now)
+
+    assert (summary.partitions_deleted, summary.rows_deleted) == (1, 1)
+    assert not expired.exists() and kept.exists()
+    assert query(settings, "SELECT call_id FROM pbx55_raw.pushes") == [("recent",)]
+    assert purge_expired(settings, now=now).rows_deleted == 0
+
+
+def test_retention_never_touches_a_partition_with_an_open_file(
+    settings: Settings, land_file
+) -> None:
+    expired_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.retention_days + 1)
+    still_open = land_file(received_at=expired_at, sealed=False)
+
+    assert purge_expired(settings).partitions_deleted == 0
+    assert still_open.exists()
+
+
+def test_the_retention_asset_materialises(settings: Settings) -> None:
+    result = dg.materialize([build_retention_asset(settings)], resources=build_resources(settings))
+
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("pbx55_raw__retention")
+    assert materialization.asset_key == RETENTION_KEY

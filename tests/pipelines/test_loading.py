@@ -1,0 +1,111 @@
+"""`load_landed_pushes`: each sealed file exactly once, whatever the order files are sealed in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from landing_writer import query
+
+import pipelines.loading
+from pbx55.settings import Settings
+from pipelines.landed_files import sealed_landing_files
+from pipelines.loading import load_landed_pushes
+from pipelines.personal_data import MissingPiiKeyError
+
+
+def pushes(settings: Settings) -> list[tuple]:
+    return query(settings, "SELECT push_id, source_file, line_number FROM pbx55_raw.pushes")
+
+
+def test_loading_twice_adds_nothing(settings: Settings, land_file) -> None:
+    land_file([{"call_id": "1"}, {"call_id": "2"}])
+    land_file([{"call_id": "3"}])
+
+    first = load_landed_pushes(settings)
+    rows = pushes(settings)
+    second = load_landed_pushes(settings)
+
+    assert (first.files, first.rows) == (2, 3)
+    assert (second.files, second.rows) == (0, 0)
+    assert sorted(pushes(settings)) == sorted(rows)
+    assert len({push_id for push_id, _, _ in rows}) == 3
+    assert "3 pushes from 2 files" in str(first)
+    assert query(settings, "SELECT count(*), sum(row_count) FROM pbx55_raw.loaded_files") == [
+        (2, 3)
+    ]
+
+
+def test_open_files_are_skipped_until_sealed(settings: Settings, land_file) -> None:
+    open_path = land_file([{"call_id": "1"}], sealed=False)
+
+    assert load_landed_pushes(settings).rows == 0
+    open_path.rename(open_path.with_suffix(""))  # the receiver seals it
+    assert load_landed_pushes(settings).rows == 1
+    assert load_landed_pushes(settings).rows == 0
+
+
+def test_a_file_sealed_late_with_an_old_mtime_and_partition_is_loaded_once(
+    settings: Settings, land_file
+) -> None:
+    land_file([{"call_id": "new"}])
+    load_landed_pushes(settings)
+
+    # After a crash the receiver seals yesterday's leftover: older name, older mtime.
+    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    late = land_file([{"call_id": "late"}], received_at=yesterday)
+    old = (yesterday - dt.timedelta(hours=1)).timestamp()
+    os.utime(late, (old, old))
+
+    assert load_landed_pushes(settings).rows == 1
+    assert load_landed_pushes(settings).rows == 0
+    assert len(pushes(settings)) == 2
+
+
+def test_a_file_sealed_during_a_load_is_loaded_by_the_next_run_exactly_once(
+    settings: Settings, land_file, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    land_file([{"call_id": "before"}])
+    sealed_during_load = []
+
+    def list_then_seal_another(*args):
+        listed = sealed_landing_files(*args)
+        if not sealed_during_load:
+            sealed_during_load.append(land_file([{"call_id": "during"}]))
+        return listed
+
+    monkeypatch.setattr(pipelines.loading, "sealed_landing_files", list_then_seal_another)
+
+    assert load_landed_pushes(settings).rows == 1
+    assert load_landed_pushes(settings).rows == 1
+    assert load_landed_pushes(settings).rows == 0
+    call_ids = query(settings, "SELECT call_id FROM pbx55_raw.pushes ORDER BY call_id")
+    assert call_ids == [("before",), ("during",)]
+
+
+def test_an_empty_sealed_file_is_recorded_and_not_read_again(settings: Settings, land_file) -> None:
+    empty = land_file([{"call_id": "1"}])
+    empty.write_text("")
+
+    assert load_landed_pushes(settings).files == 1
+    assert load_landed_pushes(settings).files == 0
+
+
+def test_the_duckdb_file_is_the_configured_one(
+    settings: Settings, land_file, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    land_file()
+    load_landed_pushes(settings)
+
+    assert settings.duckdb_path.is_file()
+    assert not list(tmp_path.glob("*.duckdb"))
+
+
+def test_a_missing_pii_key_fails_with_a_clear_message(env: dict[str, str], land_file) -> None:
+    land_file()
+    settings = Settings.from_env({k: v for k, v in env.items() if k != "PBX55_PII_KEY"})
+
+    with pytest.raises(MissingPiiKeyError, match="PBX55_PII_KEY is not set"):
+        load_landed_pushes(settings)
