@@ -84,8 +84,18 @@ def _(day_choice, mo, query):
 def _(np, plt, query):
     by_hour = query(
         """
-        select iso_weekday, hour_of_day, sum(offered) / max(days) as offered_per_day
-        from marts.kpi_hourly_weekday
+        with days_per_weekday as (
+            select isodow(day) as iso_weekday, count(*) as days
+            from (select distinct started_at::date as day from marts.fct_calls)
+            group by all
+        )
+        select
+            isodow(calls.started_at) as iso_weekday,
+            hour(calls.started_at) as hour_of_day,
+            count(*) / any_value(days_per_weekday.days) as offered_per_day
+        from marts.fct_calls as calls
+        join days_per_weekday on isodow(calls.started_at) = days_per_weekday.iso_weekday
+        where calls.is_offered
         group by all
         """
     )

@@ -1,0 +1,325 @@
+"""`pbx55 demo` (what `make demo` runs): a simulated day of a call centre, end to end.
+
+1. Start the real receiver (`python -m pbx55.cli serve`) on a free loopback port.
+2. Send it a simulated day through HTTP, the vendor's quirks included, and keep the ground truth.
+3. SIGTERM the receiver, which seals its landing files.
+4. Materialize every Dagster asset in-process (dlt load, dbt models and tests, BI copy) with
+   DAGSTER_HOME under the data directory, so the runs show up later in `make dev`.
+5. Print the day's KPIs from the BI copy, how far the warehouse agrees with the ground truth,
+   and where everything is.
+
+Re-running adds another day: each run simulates the day before the earliest day a previous demo
+simulated (the first run simulates yesterday), so the history, the weekday heatmap and the
+repeat-caller numbers grow with every run while nothing already loaded is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import IO
+
+from pbx55.settings import DEMO_PII_KEY, Settings
+from pbx55.simulation import SimulationConfig, run_simulation
+from pbx55.simulation.compare import compare_calls, fct_calls_rows
+from pbx55.simulation.model import day_type
+
+# Only ever sent to the receiver this process starts on 127.0.0.1.
+DEMO_TOKEN = "pbx55-demo-token-not-secret"  # noqa: S105 - a published demo value, like DEMO_PII_KEY
+# A Saturday or a Sunday is a quieter day than the weekday `calls` describes.
+DAY_TYPE_VOLUME = {"weekday": 1.0, "saturday": 0.45, "sunday": 0.25}
+INBOUND_HEADER = ["central", "inbound", "offered", "answered", "abandoned", "IVR aband.",
+                  "no final", "SL 20 s", "ASA", "wait p90", "abandon %"]  # fmt: skip
+READY_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 60
+
+
+# ---- the receiver as a child process (also used by the end-to-end test) ---------------------
+
+
+@dataclass(frozen=True)
+class RunningReceiver:
+    base_url: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def push_url(self) -> str:
+        return f"{self.base_url}/pushes"
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _ready(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:  # noqa: S310
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _tail(log: IO[bytes], limit: int = 4000) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")[-limit:]
+
+
+@contextmanager
+def running_receiver(environ: Mapping[str, str]) -> Iterator[RunningReceiver]:
+    """Run `pbx55 serve` with exactly this PBX55_* environment; SIGTERM it on the way out.
+
+    PBX55_* variables of the calling shell are not inherited, so the receiver lands where
+    `environ` says and nowhere else. Raises if it does not become ready or does not stop cleanly.
+    """
+    port = free_loopback_port()
+    base_url = f"http://127.0.0.1:{port}"
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PBX55_")}
+    command = [
+        sys.executable,
+        "-m",
+        "pbx55.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, env=inherited | dict(environ), stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while not _ready(base_url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the receiver did not become ready:\n{_tail(log)}")
+                time.sleep(0.1)
+            yield RunningReceiver(base_url=base_url, process=process)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)  # seals the open landing files
+                try:
+                    process.wait(timeout=STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+                    raise RuntimeError(f"the receiver ignored SIGTERM:\n{_tail(log)}") from None
+        if process.returncode != 0:
+            raise RuntimeError(f"the receiver exited with {process.returncode}:\n{_tail(log)}")
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The PBX55_* variables that reproduce `settings` in a child process."""
+    environ = {
+        "PBX55_DATA_DIR": str(settings.data_dir),
+        "PBX55_LANDING_DIR": str(settings.landing_dir),
+        "PBX55_DUCKDB_PATH": str(settings.duckdb_path),
+        "PBX55_WAREHOUSE": settings.warehouse,
+        "PBX55_TIMEZONE": settings.timezone,
+        "PBX55_TOKENS": ",".join(settings.tokens),
+        "PBX55_MAX_BODY_BYTES": str(settings.max_body_bytes),
+        "PBX55_SEAL_MAX_BYTES": str(settings.seal_max_bytes),
+        "PBX55_SEAL_MAX_AGE_S": str(settings.seal_max_age_s),
+    }
+    if settings.pii_key:
+        environ["PBX55_PII_KEY"] = settings.pii_key
+    if settings.postgres_url:
+        environ["PBX55_POSTGRES_URL"] = settings.postgres_url
+    return environ
+
+
+# ---- the demo ----------------------------------------------------------------------------
+
+
+def _with_demo_secrets(settings: Settings) -> Settings:
+    """The demo token and PII key, only where the user configured none."""
+    return replace(
+        settings,
+        tokens=settings.tokens or (DEMO_TOKEN,),
+        pii_key=settings.pii_key or DEMO_PII_KEY,
+    )
+
+
+def _days_file(settings: Settings) -> Path:
+    return settings.data_dir / "simulations" / "demo-days.txt"
+
+
+def next_demo_day(settings: Settings) -> date:
+    """Yesterday in São Paulo the first time, then the day before the earliest demo day."""
+    from pbx55.simulator import yesterday_in_sao_paulo
+
+    path = _days_file(settings)
+    days = [date.fromisoformat(line) for line in path.read_text().split()] if path.exists() else []
+    return min(days) - timedelta(days=1) if days else yesterday_in_sao_paulo()
+
+
+def _record_demo_day(settings: Settings, day: date) -> None:
+    path = _days_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        handle.write(f"{day}\n")
+
+
+def _materialize_everything(settings: Settings) -> None:
+    """Every asset of the project's Definitions, in this process, recorded in DAGSTER_HOME."""
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+    from pipelines.dev import write_instance_config
+
+    write_instance_config(settings)
+    definitions = build_definitions(settings)
+    job = definitions.resolve_implicit_global_asset_job_def()
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, tags={"pbx55/source": "demo"})
+    if not result.success:
+        raise RuntimeError("the Dagster run failed; see the log above")
+
+
+def _query(path: Path, sql: str, parameters: list[object] | None = None) -> list[dict]:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        cursor = connection.execute(sql, parameters or [])
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(f"{cell:>{width}}" for cell, width in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += [
+        "  ".join(f"{cell:>{width}}" for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{float(value):.0f} s"
+
+
+def kpi_summary(bi_path: Path, day: date) -> str:
+    """The day's headline numbers, read from the BI copy's KPI marts (the dbt formulas)."""
+    inbound = _query(
+        bi_path,
+        "select central_id, inbound_calls, offered, answered, abandoned, abandoned_ivr, "
+        "in_progress + incomplete as unfinished, service_level, asa_seconds, "
+        "answered_wait_p90_seconds, abandon_rate from marts.kpi_daily "
+        "where reported_date = ? and call_kind = 'inbound' order by central_id",
+        [day],
+    )
+    costs = _query(
+        bi_path,
+        "select tariff_class, sum(legs) as legs, sum(answered_legs) as answered, "
+        "sum(billed_minutes) as billed_minutes, sum(cost_total) as cost "
+        "from marts.kpi_by_tariff_class where reported_date = ? "
+        "group by tariff_class order by cost desc",
+        [day],
+    )
+    calls = _table(
+        [
+            [
+                row["central_id"],
+                row["inbound_calls"],
+                row["offered"],
+                row["answered"],
+                row["abandoned"],
+                row["abandoned_ivr"],
+                row["unfinished"],
+                _percent(row["service_level"]),
+                _seconds(row["asa_seconds"]),
+                _seconds(row["answered_wait_p90_seconds"]),
+                _percent(row["abandon_rate"]),
+            ]
+            for row in inbound
+        ],
+        INBOUND_HEADER,
+    )
+    tariffs = _table(
+        [
+            [
+                row["tariff_class"] or "(none)",
+                row["legs"],
+                row["answered"],
+                f"{row['billed_minutes'] or 0:.1f}",
+                f"R$ {row['cost'] or 0:.2f}",
+            ]
+            for row in costs
+        ],
+        ["tariff class", "legs", "answered", "billed min", "cost"],
+    )
+    return f"Inbound calls on {day}\n{calls}\n\nCost by tariff class\n{tariffs}"
+
+
+def _warehouse_agreement(settings: Settings, truth: list[dict[str, object]]) -> str:
+    import duckdb
+
+    with duckdb.connect(str(settings.bi_duckdb_path), read_only=True) as connection:
+        rows = fct_calls_rows(connection)
+    day_ids = {(str(r["central_id"]), str(r["call_id"])) for r in truth}
+    rows = [row for row in rows if (row["central_id"], row["call_id"]) in day_ids]
+    return compare_calls(truth, rows, grace_elapsed=False).report()
+
+
+def run_demo(settings: Settings, calls: int = 2000) -> int:
+    started = time.monotonic()
+    settings = _with_demo_secrets(settings)
+    if settings.warehouse != "duckdb":
+        print("pbx55 demo: runs on the embedded DuckDB warehouse; unset PBX55_WAREHOUSE")
+        return 2
+    day = next_demo_day(settings)
+    config = SimulationConfig(
+        day=day, calls=round(calls * DAY_TYPE_VOLUME[day_type(day)]), seed=day.toordinal()
+    )
+    truth_path = settings.data_dir / "simulations" / f"truth-{day}.jsonl"
+    print(f"pbx55 demo: data directory {settings.data_dir}")
+    print(f"1/4 starting the receiver and simulating {day:%A %Y-%m-%d} ({config.calls} contacts)")
+    with running_receiver(settings_environment(settings)) as receiver:
+        report = run_simulation(
+            config, url=receiver.push_url, token=settings.tokens[0], truth_path=truth_path
+        )
+    print(report.summary())
+    if report.rejected:
+        print(f"pbx55 demo: the receiver refused {report.rejected} pushes; stopping here")
+        return 1
+    _record_demo_day(settings, day)
+
+    print("2/4 receiver stopped (files sealed); materializing every asset through Dagster")
+    _materialize_everything(settings)
+
+    print("3/4 the day in numbers (from the BI copy)\n")
+    print(kpi_summary(settings.bi_duckdb_path, day))
+    print("\n4/4 warehouse against the simulator's ground truth")
+    print(_warehouse_agreement(settings, report.truth))
+    print(
+        f"""
+Warehouse (DuckDB, one writer):   {settings.duckdb_path}
+BI copy (read-only, for Metabase): {settings.bi_duckdb_path}
+Ground truth of the day:          {truth_path}
+Dagster UI with these runs:       make dev, then http://127.0.0.1:3000
+Notebook (reads the BI copy):      .venv/bin/marimo edit notebooks/call_centre.py
+Another day:                       make demo again (it adds the day before {day})
+Done in {time.monotonic() - started:.0f} s."""
+    )
+    return 0

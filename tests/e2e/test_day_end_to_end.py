@@ -1,0 +1,133 @@
+"""A simulated day through the real receiver, loader and models, checked against the ground truth.
+
+One receiver process (`pbx55 serve` on a free loopback port), a few hundred calls with the
+vendor's quirks, SIGTERM (which seals the landing files), `load_landed_pushes`, `build_models`
+into a temporary DuckDB, then: every acknowledged push is in the raw table exactly once, and
+`marts.fct_calls` agrees with the simulator's own model of every call. The BI copy and the
+notebook run on the result, so neither can rot.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pbx55.demo import running_receiver, settings_environment
+from pbx55.settings import Settings
+from pbx55.simulation import SimulationConfig, run_simulation
+from pbx55.simulation.compare import compare_calls, fct_calls_rows
+from pbx55.simulator import yesterday_in_sao_paulo
+from pipelines.loading import load_landed_pushes
+from pipelines.serving import publish_bi_copy
+from pipelines.transform import build_models
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-token-0123456789abcdef"
+CALLS = 400
+SEED = 20261126
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def day_through_the_pipeline(tmp_path_factory: pytest.TempPathFactory):
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    settings = Settings.from_env(
+        {
+            "PBX55_DATA_DIR": str(data_dir),
+            "PBX55_TOKENS": TOKEN,
+            "PBX55_PII_KEY": "e2e-pii-key",
+            "PBX55_TIMEZONE": "America/Sao_Paulo",
+        }
+    )
+    config = SimulationConfig(
+        day=yesterday_in_sao_paulo() - timedelta(days=6), calls=CALLS, seed=SEED, agents=6
+    )
+    with running_receiver(settings_environment(settings)) as receiver:
+        report = run_simulation(
+            config,
+            url=receiver.push_url,
+            token=TOKEN,
+            truth_path=data_dir / "truth.jsonl",
+            concurrency=8,
+            progress=False,
+        )
+    load_landed_pushes(settings)
+    # The day was sent in seconds, so its pushes all arrived just now. Build as if three hours
+    # had passed, so that calls without a final push are past the 2 h grace period.
+    with pytest.MonkeyPatch.context() as patch:
+        as_of = datetime.now(UTC) + timedelta(hours=3)
+        patch.setenv("PBX55_AS_OF_UTC", as_of.strftime("%Y-%m-%d %H:%M:%S"))
+        build_models(settings)
+    return settings, report
+
+
+def test_every_push_is_acknowledged(day_through_the_pipeline):
+    _, report = day_through_the_pipeline
+    assert report.rejected == 0, report.summary()
+    assert all(result.push_id for result in report.delivery.results)
+
+
+def test_every_acknowledged_push_is_in_the_raw_table_exactly_once(day_through_the_pipeline):
+    settings, report = day_through_the_pipeline
+    acknowledged = [result.push_id for result in report.delivery.results if result.acknowledged]
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+        counts = dict(
+            warehouse.execute(
+                "select push_id, count(*) from pbx55_raw.pushes group by 1"
+            ).fetchall()
+        )
+    assert len(acknowledged) == len(set(acknowledged))
+    assert [p for p in acknowledged if counts.get(p) != 1] == []
+    # loopback never loses a response, so nothing was landed without being acknowledged
+    assert set(counts) == set(acknowledged)
+
+
+def test_fct_calls_agrees_with_the_ground_truth_for_every_call(day_through_the_pipeline):
+    settings, report = day_through_the_pipeline
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+        rows = fct_calls_rows(warehouse)
+    comparison = compare_calls(report.truth, rows)
+    assert comparison.agrees, comparison.report(examples=10)
+    # the day really exercised what the comparison covers
+    outcomes = {record["outcome"] for record in report.truth}
+    assert {
+        "answered",
+        "abandoned_queue",
+        "abandoned_ivr",
+        "not_answered",
+        "incomplete",
+    } <= outcomes
+    assert any(record["transferred_from_call_id"] for record in report.truth)
+
+
+def test_bi_copy_and_notebook_run_on_the_result(day_through_the_pipeline):
+    settings, _ = day_through_the_pipeline
+    publication = publish_bi_copy(settings)
+    assert publication.path == settings.bi_duckdb_path
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+        calls = warehouse.execute("select count(*) from marts.fct_calls").fetchone()[0]
+    assert publication.tables["fct_calls"] == calls
+    # A reader of the previous copy is undisturbed by the next publication.
+    with duckdb.connect(str(settings.bi_duckdb_path), read_only=True) as reader:
+        publish_bi_copy(settings)
+        assert reader.execute("select count(*) from marts.fct_calls").fetchone()[0] == calls
+    leftovers = [p for p in settings.bi_duckdb_path.parent.iterdir() if p.name.endswith(".partial")]
+    assert leftovers == []
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PBX55_")}
+    environment |= settings_environment(settings) | {"MPLBACKEND": "Agg"}
+    completed = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "notebooks" / "call_centre.py")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
