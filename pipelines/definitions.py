@@ -13,18 +13,22 @@ from __future__ import annotations
 import dagster as dg
 
 from pbx55.settings import Settings
+from pipelines.dbt_assets import pbx55_dbt_assets
 from pipelines.raw_assets import (
     build_landing_files_sensor,
     build_raw_pushes_assets,
     build_retention_asset,
 )
 from pipelines.resources import WAREHOUSE_WRITER_TAGS, build_resources
+from pipelines.serving import bi_serving_copy
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     raw_pushes = build_raw_pushes_assets(settings)
     retention = build_retention_asset(settings)
-    assets: list[dg.AssetsDefinition] = [raw_pushes, retention]
+    # The dbt source `pbx55_raw.pushes` has the dlt asset's key, so the models (and the BI copy
+    # after them) are downstream of the load without any explicit wiring.
+    assets = [raw_pushes, retention, pbx55_dbt_assets, bi_serving_copy]
 
     load_job = dg.define_asset_job(
         "load_landed_pushes",

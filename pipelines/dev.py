@@ -61,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     write_instance_config(settings)
-    env = os.environ | {"DAGSTER_HOME": str(settings.dagster_home)}
+    env = os.environ | {
+        "DAGSTER_HOME": str(settings.dagster_home),
+        # Run workers start `dbt` by name: the virtualenv's own executables come first.
+        "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     workspace = ["-w", str(WORKSPACE)]
     commands = [
         [str(BIN_DIR / "dagster-daemon"), "run", *workspace],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pbx55.settings import Settings
+from pipelines.dbt_assets import dbt_resource
 
 WAREHOUSE_POOL = "pbx55_warehouse"
 WAREHOUSE_WRITER_TAG = "pbx55/warehouse_writer"
@@ -17,6 +18,5 @@ WAREHOUSE_WRITER_TAGS = {WAREHOUSE_WRITER_TAG: "true"}
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
-    """Resources by key. The loader assets need none beyond the settings they are built with."""
-    resources: dict[str, Any] = {"pbx55_settings": settings}
-    return resources
+    """Resources by key: the settings themselves (BI copy) and the dbt CLI (models)."""
+    return {"pbx55_settings": settings, "dbt": dbt_resource(settings)}

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import dagster as dg
@@ -18,27 +22,39 @@ from pipelines.raw_assets import (
     build_raw_pushes_assets,
     build_retention_asset,
 )
-from pipelines.resources import WAREHOUSE_WRITER_TAG, build_resources
+from pipelines.resources import WAREHOUSE_WRITER_TAG
 from pipelines.retention import purge_expired
 
 
 @pytest.fixture
-def definitions_module(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """`pipelines.definitions` imported under the test's environment.
+def definitions_module(env: dict[str, str]) -> Iterator[ModuleType]:
+    """`pipelines.definitions` imported under the test's environment, restored afterwards.
 
     Its module-level `defs` reads the environment, so it is never imported at collection time
-    (that would create dlt state under the developer's own data dir).
+    (that would create dlt state under the developer's own data dir). Building the dbt resource
+    exports the warehouse variables, hence the full restore. `make dev` puts the virtualenv's
+    executables (`dbt`) first on PATH; so does this fixture.
     """
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return importlib.reload(importlib.import_module("pipelines.definitions"))
+    saved = dict(os.environ)
+    os.environ.update(env)
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    try:
+        yield importlib.reload(importlib.import_module("pipelines.definitions"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def test_definitions_load_with_jobs_sensor_and_schedule(definitions_module: ModuleType) -> None:
     definitions = definitions_module.defs
     repository = definitions.get_repository_def()
 
-    assert RAW_PUSHES_KEY in repository.asset_graph.get_all_asset_keys()
+    asset_keys = repository.asset_graph.get_all_asset_keys()
+    assert {RAW_PUSHES_KEY, RETENTION_KEY, dg.AssetKey("bi_serving_copy")} <= asset_keys
+    load_job = definitions.resolve_job_def("load_landed_pushes")
+    # The dbt source `pbx55_raw.pushes` is the dlt asset itself: the models run after the load.
+    assert dg.AssetKey(["staging", "stg_pbx55__pushes"]) in load_job.asset_layer.selected_asset_keys
+    assert RAW_PUSHES_KEY in load_job.asset_layer.selected_asset_keys
     for job_name in ("load_landed_pushes", "hourly_refresh"):
         job = definitions.resolve_job_def(job_name)
         assert job.tags.get(WAREHOUSE_WRITER_TAG) == "true"
@@ -51,7 +67,7 @@ def test_materializing_the_dlt_asset_loads_the_landed_files(settings: Settings, 
     land_file([{"call_id": "1"}, {"call_id": "2"}])
     assets = build_raw_pushes_assets(settings)
 
-    result = dg.materialize([assets], resources=build_resources(settings))
+    result = dg.materialize([assets])
 
     assert result.success
     materialization = result.asset_materializations_for_node("dlt_landed_pushes")[0]
@@ -59,7 +75,7 @@ def test_materializing_the_dlt_asset_loads_the_landed_files(settings: Settings, 
     assert materialization.metadata["rows_loaded"].value == 2
     assert query(settings, "SELECT count(*) FROM pbx55_raw.pushes") == [(2,)]
 
-    again = dg.materialize([assets], resources=build_resources(settings))
+    again = dg.materialize([assets])
     assert again.success
     assert query(settings, "SELECT count(*) FROM pbx55_raw.pushes") == [(2,)]
 
@@ -120,7 +136,7 @@ def test_retention_never_touches_a_partition_with_an_open_file(
 
 
 def test_the_retention_asset_materialises(settings: Settings) -> None:
-    result = dg.materialize([build_retention_asset(settings)], resources=build_resources(settings))
+    result = dg.materialize([build_retention_asset(settings)])
 
     assert result.success
     [materialization] = result.asset_materializations_for_node("pbx55_raw__retention")
