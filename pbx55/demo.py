@@ -234,7 +234,7 @@ def kpi_summary(bi_path: Path, day: date) -> str:
         "select tariff_class, sum(legs) as legs, sum(answered_legs) as answered, "
         "sum(billed_minutes) as billed_minutes, sum(cost_total) as cost "
         "from marts.kpi_by_tariff_class where reported_date = ? "
-        "group by tariff_class order by cost desc",
+        "group by tariff_class having sum(cost_total) > 0 order by cost desc",
         [day],
     )
     calls = _table(
@@ -269,7 +269,10 @@ def kpi_summary(bi_path: Path, day: date) -> str:
         ],
         ["tariff class", "legs", "answered", "billed min", "cost"],
     )
-    return f"Inbound calls on {day}\n{calls}\n\nCost by tariff class\n{tariffs}"
+    return (
+        f"Inbound calls on {day}\n{calls}\n\n"
+        f"Cost by tariff class (outbound minutes and SMS; receptive legs are free)\n{tariffs}"
+    )
 
 
 def _warehouse_agreement(settings: Settings, truth: list[dict[str, object]]) -> str:
