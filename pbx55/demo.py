@@ -177,6 +177,9 @@ def _record_demo_day(settings: Settings, day: date) -> None:
 def _materialize_everything(settings: Settings) -> None:
     """Every asset of the project's Definitions, in this process, recorded in DAGSTER_HOME."""
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    # dagster-dbt looks `dbt` up on PATH; as `make dev` does, use this interpreter's environment.
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     import dagster as dg
 
     from pipelines.definitions import build_definitions
@@ -186,7 +189,12 @@ def _materialize_everything(settings: Settings) -> None:
     definitions = build_definitions(settings)
     job = definitions.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, tags={"pbx55/source": "demo"})
+        result = job.execute_in_process(
+            instance=instance,
+            tags={"pbx55/source": "demo"},
+            # step progress, not Dagster's debug events: the full log is in the UI
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
     if not result.success:
         raise RuntimeError("the Dagster run failed; see the log above")
 
