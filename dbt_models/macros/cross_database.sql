@@ -8,11 +8,11 @@
 {%- endmacro %}
 
 {% macro default__percentile_cont(expression, fraction) -%}
-    round(cast(percentile_cont({{ fraction }}) within group (order by {{ expression }}) as numeric(18, 6)), 2)
+    {{ pbx55.rounded('percentile_cont(' ~ fraction ~ ') within group (order by ' ~ expression ~ ')', 2) }}
 {%- endmacro %}
 
 {% macro duckdb__percentile_cont(expression, fraction) -%}
-    round(cast(quantile_cont({{ expression }}, {{ fraction }}) as numeric(18, 6)), 2)
+    {{ pbx55.rounded('quantile_cont(' ~ expression ~ ', ' ~ fraction ~ ')', 2) }}
 {%- endmacro %}
 
 {#

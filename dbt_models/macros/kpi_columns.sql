@@ -99,8 +99,8 @@
         "sum(case when is_answered and hung_up_by = 'agent' then 1 else 0 end)",
         "sum(case when is_answered and hung_up_by in ('agent', 'caller') then 1 else 0 end)"
     ) }} as agent_hung_up_first_rate,
-    sum(case when call_kind <> 'sms' then billed_minutes else 0 end) as billed_minutes,
-    round(cast(sum(case when call_kind <> 'sms' then cost else 0 end) as numeric(28, 6)), 4) as voice_cost,
+    {{ rounded("sum(case when call_kind <> 'sms' then billed_minutes else 0 end)", 1) }} as billed_minutes,
+    {{ rounded("sum(case when call_kind <> 'sms' then cost else 0 end)", 4) }} as voice_cost,
     {{ ratio(
         "sum(case when call_kind <> 'sms' then cost else 0 end)",
         "sum(case when call_kind <> 'sms' then 1 else 0 end)"
@@ -113,5 +113,5 @@
         "sum(case when call_kind <> 'sms' then cost else 0 end)",
         "sum(case when call_kind <> 'sms' then billed_minutes else 0 end)"
     ) }} as cost_per_billed_minute,
-    round(cast(sum(case when call_kind = 'sms' then cost else 0 end) as numeric(28, 6)), 4) as sms_cost
+    {{ rounded("sum(case when call_kind = 'sms' then cost else 0 end)", 4) }} as sms_cost
 {%- endmacro %}

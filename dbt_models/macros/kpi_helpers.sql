@@ -1,6 +1,17 @@
-{# numerator / denominator rounded to 4 decimals; null when the denominator is 0. #}
+{#
+    KPI values are rounded in decimal arithmetic, then handed out as double precision, so that
+    DuckDB and Postgres return the same numbers whatever order they summed in.
+#}
+{% macro rounded(expression, digits) -%}
+    cast(round(cast({{ expression }} as numeric(28, 6)), {{ digits }}) as double precision)
+{%- endmacro %}
+
+{# numerator / denominator rounded to `digits` decimals (4); null when the denominator is 0. #}
 {% macro ratio(numerator, denominator, digits=4) -%}
-    round(cast({{ numerator }} as numeric(28, 6)) / nullif({{ denominator }}, 0), {{ digits }})
+    cast(
+        round(cast({{ numerator }} as numeric(28, 6)) / nullif({{ denominator }}, 0), {{ digits }})
+        as double precision
+    )
 {%- endmacro %}
 
 {# Wall time in the reporting time zone (var `timezone`) of a UTC timestamp. #}

@@ -152,7 +152,7 @@ final as (
         cost,
         balance_after,
         billed_seconds,
-        round(cast(billed_seconds as numeric(18, 4)) / 60, 1) as billed_minutes,
+        {{ rounded('billed_seconds / 60.0', 1) }} as billed_minutes,
         has_recording,
         caller_token,
         caller_ddd,

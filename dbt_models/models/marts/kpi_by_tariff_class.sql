@@ -6,8 +6,8 @@ select
     sum(case when is_answered then 1 else 0 end) as answered_legs,
     sum(coalesce(talk_seconds, 0)) as talk_seconds,
     sum(billed_seconds) as billed_seconds,
-    sum(billed_minutes) as billed_minutes,
-    round(cast(sum(coalesce(cost, 0)) as numeric(28, 6)), 4) as cost_total,
+    {{ rounded('sum(billed_minutes)', 1) }} as billed_minutes,
+    {{ rounded('sum(coalesce(cost, 0))', 4) }} as cost_total,
     {{ ratio('sum(coalesce(cost, 0))', 'count(*)') }} as cost_per_call,
     {{ ratio('sum(coalesce(cost, 0))', 'sum(case when is_answered then 1 else 0 end)') }}
         as cost_per_answered_call,

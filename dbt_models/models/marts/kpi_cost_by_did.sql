@@ -5,8 +5,8 @@ select
     coalesce(did, 'unknown') as did,
     call_kind,
     count(*) as legs,
-    sum(billed_minutes) as billed_minutes,
-    round(cast(sum(coalesce(cost, 0)) as numeric(28, 6)), 4) as cost_total,
+    {{ rounded('sum(billed_minutes)', 1) }} as billed_minutes,
+    {{ rounded('sum(coalesce(cost, 0))', 4) }} as cost_total,
     {{ ratio('sum(coalesce(cost, 0))', 'count(*)') }} as cost_per_call,
     {{ ratio('sum(coalesce(cost, 0))', 'sum(billed_minutes)') }} as cost_per_billed_minute
 from {{ ref('fct_calls') }}
