@@ -132,10 +132,9 @@ class LandingWriter:
 
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        tick_s = max(0.05, min(1.0, self.seal_max_age_s / 4))
+        self._schedule_tick(loop)
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), tick_s)
+            await self._wake.wait()
             self._wake.clear()
             if self._pending:
                 batch, self._pending = self._pending, []
@@ -146,12 +145,21 @@ class LandingWriter:
                     log.exception("landing batch failed unexpectedly")
                     failures = [StorageError(type(error).__name__)] * len(batch)
                 for pending, failure in zip(batch, failures, strict=True):
-                    pending.outcome.set_result(failure)
+                    if not pending.outcome.cancelled():  # the request may have been cancelled
+                        pending.outcome.set_result(failure)
             if self._closing and not self._pending:
                 await loop.run_in_executor(self._thread, self._seal_all)
                 return
             if self._maintenance_due():
                 await loop.run_in_executor(self._thread, self._maintain)
+
+    def _schedule_tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wake the committer now and then, so age and hour seals happen without traffic."""
+        if self._closing:
+            return
+        self._wake.set()
+        tick_s = max(0.05, min(1.0, self.seal_max_age_s / 4))
+        loop.call_later(tick_s, self._schedule_tick, loop)
 
     def _maintenance_due(self) -> bool:
         current = self._current
