@@ -1,0 +1,41 @@
+"""`pbx55 demo` on a small day: receiver, simulation, every Dagster asset, KPIs, agreement."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from pbx55.demo import next_demo_day, run_demo
+from pbx55.settings import Settings
+from pbx55.simulator import yesterday_in_sao_paulo
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_end_to_end_and_the_next_run_takes_the_day_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    # The demo sets DAGSTER_HOME and PATH for its in-process run; restore both afterwards.
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))
+    monkeypatch.setenv("PATH", os.environ.get("PATH", ""))
+    settings = Settings.from_env({"PBX55_DATA_DIR": str(tmp_path / "data")})  # no token, no key
+
+    assert run_demo(settings, calls=150) == 0
+
+    output = capsys.readouterr().out
+    first_day = yesterday_in_sao_paulo()
+    assert f"Inbound calls on {first_day}" in output
+    assert "Cost by tariff class" in output
+    agreement = next(line for line in output.splitlines() if "agree with the ground truth" in line)
+    agreeing, total = agreement.split(" ")[0].split("/")
+    assert agreeing == total, output[-3000:]
+    with duckdb.connect(str(settings.bi_duckdb_path), read_only=True) as bi:
+        assert bi.execute("select count(*) from marts.fct_calls").fetchone()[0] == int(total)
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        assert instance.get_runs_count() == 1, "the run is recorded for `make dev` to show"
+    assert next_demo_day(settings) == first_day - timedelta(days=1)
