@@ -15,6 +15,7 @@ repeat-caller numbers grow with every run while nothing already loaded is touche
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -186,6 +187,8 @@ def _materialize_everything(settings: Settings) -> None:
     from pipelines.dev import write_instance_config
 
     write_instance_config(settings)
+    # Dagster prints its own console log; without this the root handler prints each line twice.
+    logging.getLogger("dagster").propagate = False
     definitions = build_definitions(settings)
     job = definitions.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
