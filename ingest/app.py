@@ -38,6 +38,7 @@ PUSH_PATHS = ("/pushes", "/")
 PUSH_METHODS = ("POST", "PUT")
 PROBE_PATHS = ("/healthz", "/readyz", "/metrics")
 PROBE_METHODS = ("GET", "HEAD")
+UNAUTHORIZED_LOG_INTERVAL_S = 10.0
 PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -57,6 +58,8 @@ class ReceiverApp:
         self.quarantine_dir = quarantine_dir
         self.max_body_bytes = max_body_bytes
         self.push_ids = PushIds(writer.receiver_id)
+        self._unauthorized_since_log = 0
+        self._unauthorized_logged_at = -UNAUTHORIZED_LOG_INTERVAL_S
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -126,8 +129,7 @@ class ReceiverApp:
                 content_length = value
         auth_label = self.auth.identify(token, authorization)
         if auth_label is None:
-            client = scope.get("client") or ("?", 0)
-            log.info("401: missing or unknown token from %s", loggable(client[0]))
+            self._log_unauthorized(scope)
             return self._reject(401, "unauthorized", "missing or unknown token")
         if content_length is not None:
             try:
@@ -159,7 +161,7 @@ class ReceiverApp:
             parsed = parse_push_body(raw, content_type_text)
         except PushBodyError as error:
             return await self._quarantine(
-                raw, error, push_id, received_us, method, path, auth_label
+                raw, error, push_id, received_us, method, path, auth_label, content_type_text
             )
 
         line = envelope_line(
@@ -189,6 +191,7 @@ class ReceiverApp:
         method: str,
         path: str,
         auth_label: str,
+        content_type: str | None,
     ) -> tuple[int, bytes]:
         """Keep a body that is not an object (nothing to keep when empty), then answer 400."""
         if raw.strip():
@@ -200,6 +203,7 @@ class ReceiverApp:
                 "path": path,
                 "auth": auth_label,
                 "reason": error.reason,
+                "content_type": content_type,
                 "body_sha256": body_sha256(raw),
                 "raw_body": raw_text(raw),
             }
@@ -221,6 +225,21 @@ class ReceiverApp:
                 return self._reject(503, "storage_unavailable", "storage unavailable, retry later")
             self.metrics.quarantined += 1
         return self._reject(400, _reason_label(error.reason), error.reason)
+
+    def _log_unauthorized(self, scope: Scope) -> None:
+        """One line per interval at most: a misconfigured panel or a scan must not flood the log."""
+        self._unauthorized_since_log += 1
+        now = time.monotonic()
+        if now - self._unauthorized_logged_at < UNAUTHORIZED_LOG_INTERVAL_S:
+            return
+        client = scope.get("client") or ("?", 0)
+        log.warning(
+            "401: %d request(s) without a valid token since the last report, latest from %s",
+            self._unauthorized_since_log,
+            loggable(str(client[0])),
+        )
+        self._unauthorized_since_log = 0
+        self._unauthorized_logged_at = now
 
     def _too_large(self) -> tuple[int, bytes]:
         return self._reject(413, "too_large", f"body over {self.max_body_bytes} bytes")

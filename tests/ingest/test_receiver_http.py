@@ -102,6 +102,32 @@ def test_call_id_sent_as_a_number_survives_through_raw_body(
     assert exact["call_id"] == "1716824410.5190"
 
 
+def test_scalars_land_exactly_as_sent_and_nothing_is_dropped(
+    receiver: Receiver, settings: Settings
+) -> None:
+    raw = json.dumps(
+        {
+            "central_id": 1000,
+            "branch_mask": "5000",
+            "call_id": "1716824410.5190",
+            "call_date": "26/11/2026 14:07:23",
+            "call_time": "0:03:25",
+            "call_duration": None,
+            "call_time_waiting": "",
+            "call_tax": "0,58",
+            "call_cost": 0.58,
+            "call_document": "12.ABC.345/0001-67",
+            "branch_email": "agente@example.com.br",
+            "a_field_nobody_announced": {"nested": [1, "two", None]},
+        }
+    ).encode()
+    assert receiver.push(raw).status == 200
+    (record,) = landed_records(settings.landing_dir)
+    assert record["body"] == json.loads(raw)
+    assert record["parse"] == "json"
+    assert "raw_body" not in record  # nothing in it could lose digits
+
+
 def test_token_header_in_any_case_bearer_and_rotation(
     start_receiver: Callable[..., Receiver], settings: Settings
 ) -> None:
@@ -135,6 +161,7 @@ def test_wrong_or_missing_token_lands_nothing(receiver: Receiver, settings: Sett
     assert request(receiver.port, "POST", "/pushes", b"[1, 2]", {"token": "wrong"}).status == 401
     assert receiver.terminate() == 0
     assert list(settings.landing_dir.rglob("*.json*")) == []
+    assert receiver.log_text().count("401:") == 1, "a burst of 401s is summarised, not echoed"
 
 
 def test_unauthorized_attempts_are_counted(receiver: Receiver) -> None:
