@@ -55,6 +55,9 @@ class JsonLiteral(str):
     """Text written into the body as is: numbers with every digit kept, `ISODate(...)`."""
 
 
+JSON_NULL = JsonLiteral("null")
+
+
 @dataclass(frozen=True)
 class Push:
     leg_index: int  # position of the leg in SimulatedDay.legs
@@ -186,7 +189,7 @@ class _PushRenderer:
             "call_tax": leg.tax_per_minute if final else Decimal("0"),
             "call_tax_type": leg.tax_type if final else "",
             "call_cost": leg.cost if final else Decimal("0"),
-            "call_balance": leg.balance_after if final else None,
+            "call_balance": leg.balance_after if final else rng.choice((None, JSON_NULL)),
             "call_audio_file": self._audio_file(leg) if final and leg.has_recording else "",
             "call_transfer_id": self._transfer_id(leg, stage),
         }
@@ -198,8 +201,12 @@ class _PushRenderer:
             fields["branch_email"] = leg.agent.email
         if stage == "final" and leg.queue and rng.random() < FINAL_PUSH_WITHOUT_QUEUE_RATE:
             fields["call_queue"] = None  # the reducer must fill it from the earlier pushes
-        if stage == "ivr" and rng.random() < 0.5:
-            fields["call_time_waiting"] = None
+        if stage == "ivr":
+            fields["call_time_waiting"] = rng.choice((0, None, JSON_NULL))
+        if final and leg.central is self.day.centrals[-1] and len(self.day.centrals) > 1:
+            # this customer's platform is a newer release that sends a field nobody documented
+            day_number = f"{self.day.config.day:%Y%m%d}"
+            fields["call_protocol"] = f"{day_number}{leg.call_id.split('.')[1]:0>6}"
         return fields
 
     def _status(self, leg: Leg, stage: str) -> str:
@@ -280,7 +287,9 @@ class _PushRenderer:
         encoding = rng.choices(list(ENCODINGS), weights=list(ENCODINGS.values()))[0]
         fields = self._spell(self._fields(leg, stage), encoding)
         if encoding == "form":
-            body = urlencode({k: str(v) for k, v in fields.items()}).encode()
+            # a form has no null: senders leave the value empty
+            form = {k: "" if v is JSON_NULL else str(v) for k, v in fields.items()}
+            body = urlencode(form).encode()
             content_type = "application/x-www-form-urlencoded"
         else:
             body = self._json_text(fields, encoding).encode()
@@ -308,6 +317,9 @@ class _PushRenderer:
         spelled: dict[str, object] = {}
         for name, value in fields.items():
             if value is None:
+                continue
+            if value is JSON_NULL:
+                spelled[name] = value
                 continue
             if name in ("call_time", "call_duration", "call_time_waiting"):
                 spelled[name] = _duration(int(value), duration_style)  # type: ignore[call-overload]
