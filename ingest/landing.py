@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 OPEN_SUFFIX = ".jsonl.open"
 SEALED_SUFFIX = ".jsonl"
+# Lines queued for the next group commit beyond this are refused with 503 (see `land`).
+MAX_BACKLOG_BYTES = 32 * 1024 * 1024
 # How long a file that could not be sealed (storage failure) waits before the next attempt.
 _ORPHAN_RETRY_S = 2.0
 
@@ -82,6 +84,7 @@ class LandingWriter:
         seal_max_age_s: float,
         metrics: ReceiverMetrics,
         write: Callable[[int, bytes], int] = os.write,
+        max_backlog_bytes: int = MAX_BACKLOG_BYTES,
     ) -> None:
         """`write` is the system call that appends to a landing file; tests pass a failing one."""
         self.pushes_dir = pushes_dir
@@ -95,6 +98,8 @@ class LandingWriter:
         self._next_orphan_retry = 0.0
         self._file_sequence = 0
         self._pending: list[_Pending] = []
+        self._pending_bytes = 0
+        self.max_backlog_bytes = max_backlog_bytes
         self._wake = asyncio.Event()
         self._closing = False
         self._committer: asyncio.Task[None] | None = None
@@ -110,6 +115,11 @@ class LandingWriter:
         """Return once `line` is fsynced; raise `StorageError` if it could not be."""
         if self._closing:
             raise StorageError("receiver is shutting down")
+        if self._pending_bytes + len(line) > self.max_backlog_bytes:
+            # The disk is not keeping up (or hangs): refuse now, and the sender retries later,
+            # instead of holding every push in memory until the process runs out of it.
+            raise StorageError("landing backlog full")
+        self._pending_bytes += len(line)
         outcome: asyncio.Future[StorageError | None] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(hour_bucket, line, outcome))
         self._wake.set()
@@ -138,6 +148,7 @@ class LandingWriter:
             self._wake.clear()
             if self._pending:
                 batch, self._pending = self._pending, []
+                self._pending_bytes = 0
                 try:
                     failures = await loop.run_in_executor(self._thread, self._commit_batch, batch)
                 except Exception as error:

@@ -181,3 +181,40 @@ def test_hour_change_seals_the_previous_hour(settings: Settings) -> None:
     asyncio.run(land_across_an_hour())
     assert len(landing_files(settings.landing_dir, ".jsonl")) == 2
     assert landing_files(settings.landing_dir, ".jsonl.open") == []
+
+
+def test_a_stalled_disk_fills_a_bounded_backlog_then_refuses(settings: Settings) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def stalled_write(fd: int, data: bytes) -> int:
+        entered.set()
+        release.wait(timeout=30)
+        return os.write(fd, data)
+
+    line = b'{"call_id": "%d"}\n'
+
+    async def land_while_stalled() -> None:
+        writer = LandingWriter(
+            settings.pushes_dir,
+            receiver_id="stalled1",
+            seal_max_bytes=settings.seal_max_bytes,
+            seal_max_age_s=settings.seal_max_age_s,
+            metrics=ReceiverMetrics(),
+            write=stalled_write,
+            max_backlog_bytes=len(line % 2) + 5,  # room for one queued line, not two
+        )
+        await writer.start()
+        hour = now_us() // US_PER_HOUR
+        stuck = asyncio.create_task(writer.land(line % 1, hour))
+        assert await asyncio.to_thread(entered.wait, 30)
+        queued = asyncio.create_task(writer.land(line % 2, hour))
+        await asyncio.sleep(0)
+        with pytest.raises(StorageError, match="backlog"):
+            await writer.land(line % 3, hour)
+        release.set()
+        await asyncio.gather(stuck, queued)
+        await writer.close()
+
+    asyncio.run(land_while_stalled())
+    bodies = [record["call_id"] for record in landed_records(settings.landing_dir)]
+    assert bodies == ["1", "2"]
