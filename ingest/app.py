@@ -223,7 +223,6 @@ class ReceiverApp:
             except OSError as storage_error:
                 # Unkept, the body would be lost: let the sender retry instead.
                 log.error("quarantine write failed, answering 503: %s", storage_error)
-                self.metrics.storage_failures += 1
                 return self._reject(503, "storage_unavailable", "storage unavailable, retry later")
             self.metrics.quarantined += 1
         return self._reject(400, _reason_label(error.reason), error.reason)

@@ -162,7 +162,10 @@ class LandingWriter:
                 await loop.run_in_executor(self._thread, self._seal_all)
                 return
             if self._maintenance_due():
-                await loop.run_in_executor(self._thread, self._maintain)
+                try:
+                    await loop.run_in_executor(self._thread, self._maintain)
+                except Exception:
+                    log.exception("landing maintenance failed unexpectedly; retrying next tick")
 
     def _schedule_tick(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wake the committer now and then, so age and hour seals happen without traffic."""
