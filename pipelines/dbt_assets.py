@@ -1,10 +1,11 @@
 """The dbt models as Dagster assets, downstream of the dlt load.
 
-`pipelines/definitions.py` wires `pbx55_dbt_assets` with `resources={"dbt": dbt_resource(settings)}`.
-The dbt source `pbx55_raw.pushes` keeps dagster-dbt's default key `["pbx55_raw", "pushes"]`, the key
-of the dlt asset, so the models hang below the load in the asset graph. dbt data tests become asset
-checks. The manifest is prepared at import time when it is missing or older than the project, so
-that the daemon and run workers load the assets too, not only `dagster dev`.
+`pipelines/definitions.py` wires `pbx55_dbt_assets` with the resource
+`{"dbt": dbt_resource(settings)}`. The dbt source `pbx55_raw.pushes` keeps dagster-dbt's
+default key `["pbx55_raw", "pushes"]`, the key of the dlt asset, so the models hang below the
+load in the asset graph. dbt data tests become asset checks. The manifest is prepared at import
+time when it is missing or older than the project, so that the daemon and run workers load the
+assets too, not only `dagster dev`.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
@@ -39,9 +40,7 @@ _translator = DagsterDbtTranslator(
 )
 def pbx55_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     # Unit tests check the SQL in CI; a run checks the data.
-    yield from dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test"], context=context
-    ).stream()
+    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
 
 
 def dbt_resource(settings: Settings) -> DbtCliResource:

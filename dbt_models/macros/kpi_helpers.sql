@@ -9,7 +9,11 @@
 {# numerator / denominator rounded to `digits` decimals (4); null when the denominator is 0. #}
 {% macro ratio(numerator, denominator, digits=4) -%}
     cast(
-        round(cast({{ numerator }} as numeric(28, 6)) / nullif({{ denominator }}, 0), {{ digits }})
+        round(
+            cast({{ numerator }} as numeric(28, 6))
+            / nullif(cast({{ denominator }} as numeric(28, 6)), 0),
+            {{ digits }}
+        )
         as double precision
     )
 {%- endmacro %}

@@ -76,18 +76,21 @@ COLUMN_NAMES = [name for name, _, _ in RAW_COLUMNS]
 LOCAL_OFFSET = timedelta(hours=-3)  # America/Sao_Paulo has no daylight saving time since 2019
 
 
-def create_table_sql(schema: str, dialect: str) -> str:
+def create_table_sql(schema: str, dialect: str) -> list[str]:
     position = 1 if dialect == "duckdb" else 2
-    columns = ",\n    ".join(f"{column[0]} {column[position]}" for column in RAW_COLUMNS)
-    return f"create schema if not exists {schema};\ncreate table {schema}.pushes (\n    {columns}\n)"
+    columns = ", ".join(f"{column[0]} {column[position]}" for column in RAW_COLUMNS)
+    return [
+        f"create schema if not exists {schema}",
+        f"create table if not exists {schema}.pushes ({columns})",
+    ]
 
 
 def insert_sql(schema: str, dialect: str) -> str:
     marker = "?" if dialect == "duckdb" else "%s"
-    return (
-        f"insert into {schema}.pushes ({', '.join(COLUMN_NAMES)}) "
-        f"values ({', '.join([marker] * len(COLUMN_NAMES))})"
-    )
+    columns = ", ".join(COLUMN_NAMES)
+    markers = ", ".join([marker] * len(COLUMN_NAMES))
+    # Identifiers come from this module; values travel as parameters.
+    return f"insert into {schema}.pushes ({columns}) values ({markers})"  # noqa: S608
 
 
 class PushFactory:
@@ -110,7 +113,7 @@ class PushFactory:
             "auth": "token-0-00000000",
             "parse_mode": "json",
             "body_sha256": hashlib.sha256(body_text.encode()).hexdigest(),
-            "source_file": f"pushes/date={received_at:%Y-%m-%d}/hour={received_at:%H}/testrcvr-1.jsonl",
+            "source_file": f"pushes/date={received_at:%Y-%m-%d}/hour={received_at:%H}/r-1.jsonl",
             "line_number": self.sequence,
             "body_json": body_text,
             "_dlt_load_id": "1",

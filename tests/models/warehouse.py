@@ -1,0 +1,104 @@
+"""Raw tables and mart snapshots on DuckDB and Postgres, for comparing builds."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import psycopg2
+
+from pbx55.settings import Settings
+
+from .raw_pushes import create_table_sql, insert_sql
+
+MART_TABLES = [
+    "fct_calls",
+    "fct_journeys",
+    "kpi_daily",
+    "kpi_by_queue",
+    "kpi_by_agent",
+    "kpi_by_tariff_class",
+    "kpi_by_caller_area",
+    "kpi_cost_by_did",
+    "kpi_hourly_weekday",
+    "kpi_disconnection_mix",
+    "kpi_ivr_options",
+]
+# Stamped with the run time, so they differ between any two builds.
+RUN_TIME_COLUMNS = {"reduced_at"}
+
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[Any]:
+    if settings.warehouse == "duckdb":
+        connection = duckdb.connect(str(settings.duckdb_path))
+    else:
+        connection = psycopg2.connect(settings.postgres_url)
+        connection.autocommit = True
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def append_raw(
+    settings: Settings, rows: Sequence[tuple[Any, ...]], *, schema_prefix: str = ""
+) -> None:
+    """Create `<prefix>pbx55_raw.pushes` when missing and append `rows`, as the loader would."""
+    schema = f"{schema_prefix}pbx55_raw"
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    with connect(settings) as connection:
+        cursor = connection.cursor()
+        for statement in create_table_sql(schema, settings.warehouse):
+            cursor.execute(statement)
+        cursor.executemany(insert_sql(schema, settings.warehouse), list(rows))
+
+
+def _normalised(value: Any) -> Any:
+    if isinstance(value, Decimal | float):
+        number = float(value)
+        return None if math.isnan(number) else round(number, 6)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    return value
+
+
+def snapshot(settings: Settings, *, schema_prefix: str = "") -> dict[str, list[dict[str, Any]]]:
+    """Every mart table as sorted rows of normalised values, run-time columns left out."""
+    tables = {}
+    with connect(settings) as connection:
+        cursor = connection.cursor()
+        for table in MART_TABLES:
+            cursor.execute(f"select * from {schema_prefix}marts.{table}")  # noqa: S608
+            names = [column[0] for column in cursor.description]
+            rows = [
+                {
+                    name: _normalised(value)
+                    for name, value in zip(names, row, strict=True)
+                    if name not in RUN_TIME_COLUMNS
+                }
+                for row in cursor.fetchall()
+            ]
+            tables[table] = sorted(rows, key=lambda row: repr(sorted(row.items())))
+    return tables
+
+
+def schemas_with_prefix(settings: Settings, prefix: str) -> list[str]:
+    with connect(settings) as connection:
+        cursor = connection.cursor()
+        cursor.execute(
+            "select schema_name from information_schema.schemata where schema_name like %s",
+            (prefix.replace("_", r"\_") + "%",),
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def drop_schemas(settings: Settings, prefix: str) -> None:
+    for schema in schemas_with_prefix(settings, prefix):
+        with connect(settings) as connection:
+            connection.cursor().execute(f"drop schema {schema} cascade")
