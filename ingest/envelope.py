@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import string
 import time
@@ -84,25 +85,48 @@ def envelope_line(
         f'"auth":{_quote(auth)},"parse":{_quote(parsed.mode)},'
         f'"body_sha256":"{body_sha256(raw)}","body":'
     ).encode()
-    if parsed.mode == PARSE_JSON and not parsed.lossy_numbers:
+    body = parsed.body
+    keep_raw = parsed.mode != PARSE_JSON or parsed.lossy_numbers
+    if b"\\u" in raw and _SURROGATE_ESCAPE.search(raw):
+        body, replaced = _replace_lone_surrogates(body)
+        keep_raw = keep_raw or replaced
+    if not keep_raw:
         # The body is strict JSON and lost nothing in parsing, so its own text is the object.
         # Strict JSON allows a raw CR or LF only as whitespace between tokens, so turning them
         # into spaces makes it one line without re-serialising it (the hot path's costliest step).
         return head + raw.strip().translate(_NEWLINES_TO_SPACES) + b"}\n"
+    body_json = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     raw_body = json.dumps(raw_text(raw), ensure_ascii=False).encode()
-    return head + _json_bytes(parsed.body) + b',"raw_body":' + raw_body + b"}\n"
+    return head + body_json + b',"raw_body":' + raw_body + b"}\n"
 
 
 _NEWLINES_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # the only way one gets into a body
 _quote = encode_basestring_ascii
 
 
-def _json_bytes(value: Any) -> bytes:
-    try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    except UnicodeEncodeError:
-        # A lone surrogate (`"\\ud800"` in the body) has no UTF-8 form; escaped it stays valid.
-        return json.dumps(value, separators=(",", ":")).encode()
+def _replace_lone_surrogates(value: Any) -> tuple[Any, bool]:
+    """The value with each unpaired surrogate (`"\\ud800"`) replaced by U+FFFD, and whether any was.
+
+    JSON's grammar lets a sender escape half a surrogate pair, but such a string has no UTF-8
+    form and the warehouse's JSON reader rejects the whole line; `raw_body` keeps the original.
+    """
+    if isinstance(value, str):
+        replaced = _LONE_SURROGATE.sub("\ufffd", value)
+        return replaced, replaced != value
+    if isinstance(value, dict):
+        cleaned = {}
+        changed = False
+        for key, item in value.items():
+            clean_key, key_changed = _replace_lone_surrogates(key)
+            cleaned[clean_key], item_changed = _replace_lone_surrogates(item)
+            changed = changed or key_changed or item_changed
+        return cleaned, changed
+    if isinstance(value, list):
+        results = [_replace_lone_surrogates(item) for item in value]
+        return [item for item, _ in results], any(changed for _, changed in results)
+    return value, False
 
 
 def raw_text(raw: bytes) -> str:

@@ -31,7 +31,7 @@ def _line(raw: bytes, content_type: str | None = None) -> bytes:
         b'{"call_id": "1", "call_ura": "Opcao - 1"}',
         b'{\r\n  "call_id": "1",\r\n  "call_queue": "4961-CR\xc3\x89DITO"\r\n}\r\n',
         b'{"call_ura": "line\\nbreak \\"quoted\\""}',
-        b'{"weird": "\\ud800", "n": [1, {"m": 2}]}',
+        b'{"accent": "\\u00e9", "pair": "\\ud83d\\ude00", "n": [1, {"m": 2}]}',
     ],
 )
 def test_strict_json_bodies_land_as_one_line_with_the_same_object(raw: bytes) -> None:
@@ -43,10 +43,22 @@ def test_strict_json_bodies_land_as_one_line_with_the_same_object(raw: bytes) ->
 
 
 def test_lenient_bodies_keep_their_raw_text() -> None:
-    raw = b'{"call_id": "1", "weird": "\\ud800",}'
+    raw = b'{"call_id": "1", "call_ura": "Opcao - 1",}'
     envelope = json.loads(_line(raw))
     assert envelope["parse"] == "lenient"
-    assert envelope["body"] == {"call_id": "1", "weird": "\ud800"}
+    assert envelope["body"] == {"call_id": "1", "call_ura": "Opcao - 1"}
+    assert envelope["raw_body"] == raw.decode()
+
+
+@pytest.mark.parametrize("raw", [b'{"a": "x\\ud800y"}', b'{"a": "x\\udc00y",}'])
+def test_unpaired_surrogates_become_replacement_characters_and_raw_body_keeps_them(
+    raw: bytes,
+) -> None:
+    line = _line(raw)
+    line.decode("utf-8")  # every line is valid UTF-8, which the warehouse's JSON reader needs
+    assert b"\\ud" not in line.split(b'"raw_body"')[0]
+    envelope = json.loads(line)
+    assert envelope["body"] == {"a": "x\ufffdy"}
     assert envelope["raw_body"] == raw.decode()
 
 
