@@ -19,47 +19,74 @@ CLIENTS = 12
 ACKS_BEFORE_KILL = 400
 
 
-def test_kill_9_loses_no_acknowledged_push(
-    start_receiver: Callable[..., Receiver], settings: Settings
-) -> None:
-    first = start_receiver()
-    acked: list[str] = []
-    acked_lock = threading.Lock()
+class PushStream:
+    """Client threads pushing until the receiver goes away, recording every acknowledged push."""
 
-    def client(number: int) -> None:
+    def __init__(self, receiver: Receiver, clients: int = CLIENTS) -> None:
+        self.receiver = receiver
+        self.acked: list[str] = []
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._push, args=(n,)) for n in range(clients)]
+        for thread in self._threads:
+            thread.start()
+
+    def _push(self, number: int) -> None:
+        headers = {"token": self.receiver.token}
         sequence = 0
         while True:
             body = json.dumps({"call_id": f"{number}.{sequence}", "call_status": "new_call"})
             try:
-                response = request(
-                    first.port, "POST", "/pushes", body.encode(), {"token": first.token}
-                )
+                response = request(self.receiver.port, "POST", "/pushes", body.encode(), headers)
             except (OSError, http.client.HTTPException):
                 return  # the receiver is gone: this push was never acknowledged
             if response.status == 200:
-                with acked_lock:
-                    acked.append(response.json()["push_id"])
+                with self._lock:
+                    self.acked.append(response.json()["push_id"])
+            elif response.status == 503:
+                return  # shutting down: refused, not acknowledged
             sequence += 1
 
-    clients = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for thread in clients:
-        thread.start()
-    assert eventually(lambda: len(acked) >= ACKS_BEFORE_KILL, timeout_s=60)
+    def wait_for(self, acks: int) -> None:
+        assert eventually(lambda: len(self.acked) >= acks, timeout_s=60)
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+
+def _assert_each_acked_push_landed_once(settings: Settings, acked: list[str]) -> None:
+    landed = Counter(record["push_id"] for record in landed_records(settings.landing_dir))
+    assert [push_id for push_id in acked if landed[push_id] != 1] == []
+    assert max(landed.values()) == 1
+    assert landing_files(settings.landing_dir, ".jsonl.open") == []
+
+
+def test_sigterm_in_a_stream_of_pushes_seals_and_loses_nothing(
+    receiver: Receiver, settings: Settings
+) -> None:
+    stream = PushStream(receiver)
+    stream.wait_for(ACKS_BEFORE_KILL)
+    assert receiver.terminate() == 0
+    stream.join()
+    _assert_each_acked_push_landed_once(settings, stream.acked)
+
+
+def test_kill_9_loses_no_acknowledged_push(
+    start_receiver: Callable[..., Receiver], settings: Settings
+) -> None:
+    first = start_receiver()
+    stream = PushStream(first)
+    stream.wait_for(ACKS_BEFORE_KILL)
     first.kill()
-    for thread in clients:
-        thread.join(timeout=60)
+    stream.join()
     assert landing_files(settings.landing_dir, ".jsonl.open"), "killed with a file open"
 
     second = start_receiver()  # recovery runs before it answers
     assert landing_files(settings.landing_dir, ".jsonl.open") == []
-    assert second.push(b'{"call_id": "after-restart"}').status == 200
+    after = second.push(b'{"call_id": "after-restart"}')
+    assert after.status == 200
     assert second.terminate() == 0
-
-    landed = Counter(record["push_id"] for record in landed_records(settings.landing_dir))
-    assert landed, "nothing landed"
-    assert [push_id for push_id in acked if landed[push_id] != 1] == []
-    assert max(landed.values()) == 1
-    assert landing_files(settings.landing_dir, ".jsonl.open") == []
+    _assert_each_acked_push_landed_once(settings, [*stream.acked, after.json()["push_id"]])
 
 
 def _envelope(number: int) -> bytes:
