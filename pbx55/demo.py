@@ -34,7 +34,12 @@ from typing import IO
 
 from pbx55.settings import DEMO_PII_KEY, Settings
 from pbx55.simulation import SimulationConfig, run_simulation
-from pbx55.simulation.compare import compare_calls, fct_calls_rows
+from pbx55.simulation.compare import (
+    compare_calls,
+    compare_journeys,
+    fct_calls_rows,
+    fct_journeys_rows,
+)
 from pbx55.simulation.model import day_type
 
 # Only ever sent to the receiver this process starts on 127.0.0.1.
@@ -290,10 +295,20 @@ def _warehouse_agreement(settings: Settings, truth: list[dict[str, object]]) -> 
     import duckdb
 
     with duckdb.connect(str(settings.bi_duckdb_path), read_only=True) as connection:
-        rows = fct_calls_rows(connection)
-    day_ids = {(str(r["central_id"]), str(r["call_id"])) for r in truth}
-    rows = [row for row in rows if (row["central_id"], row["call_id"]) in day_ids]
-    return compare_calls(truth, rows, grace_elapsed=False).report()
+        calls = fct_calls_rows(connection)
+        journeys = fct_journeys_rows(connection)
+    # earlier demo days are in the warehouse too; compare this day's calls and journeys
+    day_calls = {(str(r["central_id"]), str(r["call_id"])) for r in truth}
+    calls = [row for row in calls if (row["central_id"], row["call_id"]) in day_calls]
+    journeys = [row for row in journeys if (row["central_id"], row["journey_id"]) in day_calls]
+    journey_differences = compare_journeys(truth, journeys, grace_elapsed=False)
+    lines = [compare_calls(truth, calls, grace_elapsed=False).report()]
+    lines.append(
+        f"{len(journeys)} journeys: "
+        + ("all agree" if not journey_differences else f"{len(journey_differences)} differ")
+    )
+    lines += [f"  {difference}" for difference in journey_differences[:5]]
+    return "\n".join(lines)
 
 
 def run_demo(settings: Settings, calls: int = 2000) -> int:

@@ -18,6 +18,10 @@ import duckdb
 CONTRACT_OUTCOME = {"sms": "unknown"}
 MONEY_TOLERANCE = 0.005
 
+FCT_JOURNEYS_COLUMNS = (
+    "central_id", "journey_id", "legs", "transfers", "final_outcome", "is_answered",
+    "total_wait_seconds", "total_talk_seconds", "total_cost",
+)  # fmt: skip
 FCT_CALLS_COLUMNS = (
     "central_id", "call_id", "call_kind", "outcome", "started_at", "queue", "branch_mask",
     "wait_seconds", "talk_seconds", "duration_seconds", "tax_type", "cost", "balance_after",
@@ -26,12 +30,21 @@ FCT_CALLS_COLUMNS = (
 )  # fmt: skip
 
 
-def fct_calls_rows(connection: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
-    """The compared columns of every `marts.fct_calls` row, as dicts."""
-    columns = ", ".join(FCT_CALLS_COLUMNS)
-    cursor = connection.execute(f"select {columns} from marts.fct_calls")  # noqa: S608 - constant
+def _rows(connection: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> list[dict]:
+    sql = f"select {', '.join(columns)} from marts.{table}"  # noqa: S608 - constant names
+    cursor = connection.execute(sql)
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def fct_calls_rows(connection: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    """The compared columns of every `marts.fct_calls` row, as dicts."""
+    return _rows(connection, "fct_calls", FCT_CALLS_COLUMNS)
+
+
+def fct_journeys_rows(connection: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    """The compared columns of every `marts.fct_journeys` row, as dicts."""
+    return _rows(connection, "fct_journeys", FCT_JOURNEYS_COLUMNS)
 
 
 @dataclass
@@ -174,3 +187,61 @@ def compare_calls(
             )
     comparison.mismatches = dict(comparison.mismatches)
     return comparison
+
+
+def expected_journeys(
+    truth: Sequence[Mapping[str, object]], *, grace_elapsed: bool = True
+) -> dict[tuple[str, str], dict]:
+    """fct_journeys as the truth sees it, by (central, root call id): QueueMetrics multi-stint
+    rules of kpis.md (final outcome from the last leg, wait, talk and cost summed). Sums are
+    left out when a leg never got its final push, since the warehouse cannot know them."""
+    legs_by_root: dict[tuple[str, str], list[Mapping[str, object]]] = defaultdict(list)
+    for record in truth:
+        legs_by_root[(str(record["central_id"]), str(record["journey_root_call_id"]))].append(
+            record
+        )
+    expected = {}
+    for root, legs in legs_by_root.items():
+        legs.sort(key=lambda leg: (str(leg["started_at_local"]), str(leg["call_id"])))
+        last_outcome = str(legs[-1]["outcome"])
+        if last_outcome == "incomplete" and not grace_elapsed:
+            last_outcome = "in_progress"
+        journey: dict[str, object] = {
+            "legs": len(legs),
+            "transfers": len(legs) - 1,
+            "final_outcome": CONTRACT_OUTCOME.get(last_outcome, last_outcome),
+            "is_answered": last_outcome == "answered",
+        }
+        if all(leg["has_final_push"] for leg in legs):
+            journey |= {
+                "total_wait_seconds": sum(int(leg["wait_seconds"]) for leg in legs),
+                "total_talk_seconds": sum(int(leg["talk_seconds"]) for leg in legs),
+                "total_cost": sum(float(leg["cost"]) for leg in legs),
+            }
+        expected[root] = journey
+    return expected
+
+
+def compare_journeys(
+    truth: Sequence[Mapping[str, object]],
+    warehouse_rows: Iterable[Mapping[str, object]],
+    *,
+    grace_elapsed: bool = True,
+) -> list[str]:
+    """Differences between `marts.fct_journeys` and the truth, one line each (empty: agree)."""
+    rows = {(str(row["central_id"]), str(row["journey_id"])): row for row in warehouse_rows}
+    expected = expected_journeys(truth, grace_elapsed=grace_elapsed)
+    differences = [f"journey {root[1]} missing" for root in sorted(set(expected) - set(rows))]
+    differences += [
+        f"journey {root[1]} not in the truth" for root in sorted(set(rows) - set(expected))
+    ]
+    for root, columns in expected.items():
+        row = rows.get(root)
+        if row is None:
+            continue
+        for column, value in columns.items():
+            if not _same(row.get(column), value):
+                differences.append(
+                    f"journey {root[1]} {column}: warehouse {row.get(column)!r}, truth {value!r}"
+                )
+    return differences

@@ -21,7 +21,12 @@ import pytest
 from pbx55.demo import running_receiver, settings_environment
 from pbx55.settings import Settings
 from pbx55.simulation import SimulationConfig, run_simulation
-from pbx55.simulation.compare import compare_calls, fct_calls_rows
+from pbx55.simulation.compare import (
+    compare_calls,
+    compare_journeys,
+    fct_calls_rows,
+    fct_journeys_rows,
+)
 from pbx55.simulator import yesterday_in_sao_paulo
 from pipelines.loading import load_landed_pushes
 from pipelines.serving import publish_bi_copy
@@ -105,6 +110,16 @@ def test_fct_calls_agrees_with_the_ground_truth_for_every_call(day_through_the_p
         "incomplete",
     } <= outcomes
     assert any(record["transferred_from_call_id"] for record in report.truth)
+
+
+def test_fct_journeys_agrees_with_the_ground_truth(day_through_the_pipeline):
+    settings, report = day_through_the_pipeline
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+        rows = fct_journeys_rows(warehouse)
+    differences = compare_journeys(report.truth, rows)
+    assert differences == [], "\n".join(differences[:20])
+    legs_per_journey = {row["legs"] for row in rows}
+    assert {1, 2} <= legs_per_journey
 
 
 def test_bi_copy_and_notebook_run_on_the_result(day_through_the_pipeline):
