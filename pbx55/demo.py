@@ -194,6 +194,7 @@ def _materialize_everything(settings: Settings) -> None:
     write_instance_config(settings)
     # Dagster prints its own console log; without this the root handler prints each line twice.
     logging.getLogger("dagster").propagate = False
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # Dagster's storage migrations
     definitions = build_definitions(settings)
     job = definitions.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
