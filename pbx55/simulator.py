@@ -11,15 +11,14 @@ import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from pbx55.settings import Settings
-from pbx55.simulation import SimulationConfig, run_simulation
-from pbx55.simulation.model import SAO_PAULO
 
 
 def yesterday_in_sao_paulo() -> date:
-    """A finished day: every call is past the 2 h grace period that marks calls incomplete."""
-    return (datetime.now(SAO_PAULO) - timedelta(days=1)).date()
+    """A day that is over, in the time zone of the simulated call centre."""
+    return (datetime.now(ZoneInfo("America/Sao_Paulo")) - timedelta(days=1)).date()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: every `pbx55` command builds this parser, and only `simulate` needs aiohttp.
+    from pbx55.simulation import SimulationConfig, run_simulation
+
     if urlsplit(args.url).scheme not in ("http", "https"):
         print(f"pbx55 simulate: --url must be an http(s) URL, not {args.url!r}", file=sys.stderr)
         return 2
