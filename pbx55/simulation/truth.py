@@ -1,9 +1,17 @@
 """The ground truth file: one JSON line per call id, from the simulator's own model of the call.
 
 `outcome` is what the warehouse should report for the call given what was sent: the simulated
-outcome, or `incomplete` when the final push never came. The wait, talk, duration and cost are
-what really happened; for an incomplete call the warehouse cannot know them, and a comparison
-should skip them (`has_final_push` is false).
+outcome (`answered`, `abandoned_queue`, `abandoned_ivr`, `not_answered`, `sms`), or `incomplete`
+when the final push never came (`simulated_outcome` keeps what really happened). architecture.md
+has no outcome for an SMS; `compare.CONTRACT_OUTCOME` says how the contract spells it.
+
+The wait, talk, duration, cost, balance and recording are what really happened; for a call whose
+final push never came (`has_final_push` false) the warehouse cannot know them, and comparisons
+skip them. `journey_root_call_id` is the oldest leg of the call's transfer chain (the call itself
+when it was never transferred); `transfer_id_sent_by` says which leg carried `call_transfer_id`.
+`pushes_sent` counts deliveries (retried duplicates included, HTTP retries not),
+`duplicates_sent` the identical re-sends, `late_pushes` the start pushes first delivered after the
+call's final push, and `push_ids` the receiver's ids from the 200 responses.
 """
 
 from __future__ import annotations
