@@ -65,6 +65,9 @@ class SimulationReport:
             f"responses {self.delivery.status_counts}, retries {self.delivery.retries}",
             f"elapsed {elapsed:.1f} s ({len(pushes) / elapsed if elapsed else 0:.0f} pushes/s)",
         ]
+        first_error = next((r.error for r in self.delivery.results if r.error), None)
+        if first_error:
+            lines.append(f"first refusal: {first_error}")
         if self.truth_path:
             lines.append(f"ground truth: {self.truth_path}")
         return "\n".join(lines)
