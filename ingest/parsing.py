@@ -71,7 +71,7 @@ def parse_push_body(
 
     try:
         value = numbers.loads(stripped)
-        mode = PARSE_JSON if decoded_strictly else PARSE_LENIENT
+        mode = PARSE_JSON if decoded_strictly and not numbers.duplicate_keys else PARSE_LENIENT
     except ValueError:
         numbers = _NumberLiterals(numbers_as_text)
         try:
@@ -125,6 +125,7 @@ class _NumberLiterals:
     def __init__(self, numbers_as_text: bool) -> None:
         self.numbers_as_text = numbers_as_text
         self.lossy = False
+        self.duplicate_keys = False
 
     def loads(self, text: str) -> Any:
         return json.loads(
@@ -132,7 +133,16 @@ class _NumberLiterals:
             parse_float=self._float,
             parse_int=self._int,
             parse_constant=self._constant,
+            object_pairs_hook=self._object,
         )
+
+    def _object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        # Readers disagree on a repeated key (Python keeps the last, DuckDB the first), so such
+        # a body is not plain JSON: it is parsed leniently, last value winning, raw text kept.
+        value = dict(pairs)
+        if len(value) != len(pairs):
+            self.duplicate_keys = True
+        return value
 
     def _float(self, literal: str) -> float | str:
         value = float(literal)

@@ -42,6 +42,11 @@ def test_lenient_pass_never_touches_string_contents() -> None:
     assert mode == PARSE_LENIENT
 
 
+def test_a_repeated_key_keeps_the_last_value_and_is_lenient() -> None:
+    body, mode, _ = parse_push_body(b'{"call_status": "new_call", "call_status": ""}', None)
+    assert (body, mode) == ({"call_status": ""}, PARSE_LENIENT)
+
+
 def test_one_element_array() -> None:
     body, mode, _ = parse_push_body(b'[{"call_id": "1"}]', "application/json")
     assert (body, mode) == ({"call_id": "1"}, PARSE_LENIENT)
