@@ -30,16 +30,17 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     # after them) are downstream of the load without any explicit wiring.
     assets = [raw_pushes, retention, pbx55_dbt_assets, bi_serving_copy]
 
+    # The whole dbt project, seeds included (they are not downstream of the raw pushes).
+    models_and_serving = dg.AssetSelection.assets(pbx55_dbt_assets, bi_serving_copy)
     load_job = dg.define_asset_job(
         "load_landed_pushes",
-        selection=dg.AssetSelection.assets(raw_pushes).downstream(),
+        selection=dg.AssetSelection.assets(raw_pushes) | models_and_serving,
         tags=WAREHOUSE_WRITER_TAGS,
-        description="Load sealed landing files, then rebuild what depends on the raw pushes.",
+        description="Load sealed landing files, then build the models and the BI copy.",
     )
     refresh_job = dg.define_asset_job(
         "hourly_refresh",
-        selection=dg.AssetSelection.assets(retention)
-        | dg.AssetSelection.assets(raw_pushes).downstream(include_self=False),
+        selection=dg.AssetSelection.assets(retention) | models_and_serving,
         tags=WAREHOUSE_WRITER_TAGS,
         description="Retention of raw data, then the models again for time-dependent flags.",
     )

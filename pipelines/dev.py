@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     processes = [subprocess.Popen(command, env=env, cwd=REPO_ROOT) for command in commands]
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})")
+    # Stop both on Ctrl-C and on SIGTERM (a background job ignores SIGINT).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while all(process.poll() is None for process in processes):
             time.sleep(1)
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for process in processes:
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                process.terminate()
         for process in processes:
             try:
                 process.wait(timeout=30)
