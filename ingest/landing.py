@@ -39,7 +39,6 @@ from ingest.metrics import ReceiverMetrics
 log = logging.getLogger(__name__)
 
 OPEN_SUFFIX = ".jsonl.open"
-SEALED_SUFFIX = ".jsonl"
 # Lines queued for the next group commit beyond this are refused with 503 (see `land`).
 MAX_BACKLOG_BYTES = 32 * 1024 * 1024
 # How long a file that could not be sealed (storage failure) waits before the next attempt.
@@ -64,7 +63,7 @@ class _Orphan:
     """A file the writer gave up on after a storage failure, to be sealed once storage is back."""
 
     path: Path
-    committed_bytes: int | None  # None: unknown, validate the tail as start-up recovery does
+    committed_bytes: int  # everything after this offset was never acknowledged
 
 
 @dataclass
