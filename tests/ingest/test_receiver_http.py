@@ -62,6 +62,7 @@ def test_landed_envelope_follows_the_contract(receiver: Receiver, settings: Sett
         f"hour={hour}",
     )
     assert re.fullmatch(rf"{record['receiver_id']}-[0-9a-f]{{8}}\.jsonl\.open", open_file.name)
+    assert receiver.token.encode() not in open_file.read_bytes()
 
 
 def test_vendor_document_body_lands_leniently(receiver: Receiver, settings: Settings) -> None:
