@@ -314,6 +314,7 @@ def _warehouse_agreement(settings: Settings, truth: list[dict[str, object]]) -> 
 
 def run_demo(settings: Settings, calls: int = 2000) -> int:
     started = time.monotonic()
+    uses_demo_key = not settings.pii_key
     settings = _with_demo_secrets(settings)
     if settings.warehouse != "duckdb":
         print("pbx55 demo: runs on the embedded DuckDB warehouse; unset PBX55_WAREHOUSE")
@@ -349,7 +350,13 @@ BI copy (read-only, for Metabase): {settings.bi_duckdb_path}
 Ground truth of the day:          {truth_path}
 Dagster UI with these runs:       make dev, then http://127.0.0.1:3000
 Notebook (reads the BI copy):      .venv/bin/marimo edit notebooks/call_centre.py
-Another day:                       make demo again (it adds the day before {day})
-Done in {time.monotonic() - started:.0f} s."""
+Another day:                       make demo again (it adds the day before {day})"""
     )
+    if uses_demo_key:
+        print(
+            "Caller tokens use the demo PII key: to load more pushes into this warehouse with "
+            "matching tokens (make dev, pbx55 load), export "
+            f"PBX55_PII_KEY={DEMO_PII_KEY}"
+        )
+    print(f"Done in {time.monotonic() - started:.0f} s.")
     return 0
