@@ -136,6 +136,12 @@ def load_landed_pushes(settings: Settings, dataset_name: str = RAW_DATASET) -> L
     started = time.perf_counter()
     Tokenizer.from_key(settings.pii_key)  # a missing key fails here, not deep inside dlt
     pipeline = raw_pipeline(settings, dataset_name)
+    if pipeline.has_pending_data:
+        # A load interrupted after extraction: finish its package (its files are not in
+        # `loaded_files` until it is), then look for new files. `run` with data would only
+        # finish the package and skip the new data.
+        log.warning("finishing an interrupted load first")
+        pipeline.run()
     pipeline.run(landed_pushes(settings))
     row_counts = pipeline.last_trace.last_normalize_info.row_counts
     return LoadSummary(

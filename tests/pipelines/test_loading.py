@@ -11,7 +11,7 @@ from landing_writer import query
 import pipelines.loading
 from pbx55.settings import Settings
 from pipelines.landed_files import sealed_landing_files
-from pipelines.loading import load_landed_pushes
+from pipelines.loading import landed_pushes, load_landed_pushes, raw_pipeline
 from pipelines.personal_data import MissingPiiKeyError
 
 
@@ -109,3 +109,20 @@ def test_a_missing_pii_key_fails_with_a_clear_message(env: dict[str, str], land_
 
     with pytest.raises(MissingPiiKeyError, match="PBX55_PII_KEY is not set"):
         load_landed_pushes(settings)
+
+
+def test_an_interrupted_load_is_finished_once_not_repeated(settings: Settings, land_file) -> None:
+    land_file([{"call_id": "0"}])
+    load_landed_pushes(settings)
+    land_file([{"call_id": "1"}, {"call_id": "2"}])
+    interrupted = raw_pipeline(settings)
+    interrupted.extract(landed_pushes(settings))
+    interrupted.normalize()  # the process dies before the load step
+    land_file([{"call_id": "3"}])
+
+    summary = load_landed_pushes(settings)
+
+    assert summary.rows == 1  # the new file; the interrupted package was finished first
+    call_ids = query(settings, "SELECT call_id FROM pbx55_raw.pushes ORDER BY call_id")
+    assert call_ids == [("0",), ("1",), ("2",), ("3",)]
+    assert load_landed_pushes(settings).rows == 0
