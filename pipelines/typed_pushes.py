@@ -355,6 +355,7 @@ def _typed_select(timezone: str) -> str:
         for name in (*SECONDS_FIELDS, *MONEY_FIELDS)
     )
     known_fields_removed = json.dumps(dict.fromkeys(KNOWN_FIELDS))
+    known_list = "[" + ", ".join(_sql_text(name) for name in KNOWN_FIELDS) + "]"
     return f"""
     WITH typed AS (
         SELECT landed.*,
@@ -405,8 +406,12 @@ def _typed_select(timezone: str) -> str:
         source_file,
         line_number,
         CAST(body AS VARCHAR) AS body_json,
-        nullif(CAST(json_merge_patch(body, {_sql_text(known_fields_removed)}) AS VARCHAR), '{{}}')
-            AS extra_fields_json,
+        -- A merge patch with null values removes those keys (RFC 7396): what is left is unknown.
+        -- Most pushes carry only known fields, so the patch runs only where needed.
+        CASE WHEN len(list_filter(json_keys(body),
+                                  lambda k: NOT list_contains({known_list}, k))) > 0
+            THEN CAST(json_merge_patch(body, {_sql_text(known_fields_removed)}) AS VARCHAR)
+        END AS extra_fields_json,
         nullif(concat_ws(',', {errors},
             CASE WHEN call_date_format = 'unparsed' THEN 'call_date' END), '') AS parse_errors,
         {", ".join(TEXT_FIELDS)},
