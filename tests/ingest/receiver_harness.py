@@ -89,8 +89,16 @@ class Receiver:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Receiver:
-        self.port = free_port()
-        command = [sys.executable, "-m", "pbx55.cli", "serve", "--port", str(self.port)]
+        # The free port can be taken between probing and binding; try another one then.
+        for _ in range(3):
+            if self._start_on(free_port()):
+                return self
+        raise RuntimeError(f"receiver found no free port:\n{self.log_text()}")
+
+    def _start_on(self, port: int) -> bool:
+        self.port = port
+        command = [sys.executable, "-m", "pbx55.cli", "serve", "--port", str(port)]
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, *self.args],
@@ -101,10 +109,12 @@ class Receiver:
         deadline = time.monotonic() + STARTUP_DEADLINE_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "address already in use" in self.log_text()[log_start:]:
+                    return False
                 raise RuntimeError(f"receiver exited at start:\n{self.log_text()}")
             try:
                 if request(self.port, "GET", "/healthz").status == 200:
-                    return self
+                    return True
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"receiver did not answer in time:\n{self.log_text()}")
