@@ -36,3 +36,26 @@
 {% macro run_started_at_utc() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamptz)
 {%- endmacro %}
+
+{#
+    The newest value of `column` in the incremental model being built, or an instant before any
+    data when the table is still empty, so an incremental run after an empty first run still
+    picks everything up.
+#}
+{% macro high_watermark(column) -%}
+    (select coalesce(max({{ column }}), cast('1900-01-01 00:00:00+00' as timestamptz)) from {{ this }})
+{%- endmacro %}
+
+{#
+    Incremental KPI marts recompute whole reporting days: the days of the rows that `models`
+    (fct_calls, fct_journeys) rebuilt since this mart was last built.
+#}
+{% macro rebuilt_reported_dates(models) -%}
+    {%- for model in models %}
+        {%- if not loop.first %}
+            union
+        {% endif %}
+        select reported_date from {{ ref(model) }}
+        where built_at > {{ high_watermark('built_at') }}
+    {%- endfor %}
+{%- endmacro %}

@@ -19,7 +19,7 @@ with
             call_id,
             min(received_at) as first_new_received_at
         from {{ ref('stg_pbx55__pushes') }}
-        where staged_at > (select max(last_staged_at) from {{ this }})
+        where staged_at > {{ high_watermark('last_staged_at') }}
         group by central_id, call_id
 
     ),

@@ -16,7 +16,7 @@ with
             central_id,
             call_id
         from {{ ref('int_calls__reduced') }}
-        where reduced_at > (select max(reduced_at) from {{ this }})
+        where reduced_at > {{ high_watermark('reduced_at') }}
 
     ),
 
@@ -186,7 +186,8 @@ final as (
         ) as dq_cost_mismatch,
         started_at is null as dq_missing_call_date,
         has_parse_errors as dq_parse_errors,
-        reduced_at
+        reduced_at,
+        {{ run_started_at_utc() }} as built_at
     from enriched
 
 )

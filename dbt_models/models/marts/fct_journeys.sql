@@ -1,4 +1,58 @@
+{#
+    Incremental: the journeys with a leg rebuilt in fct_calls are recomputed, together with every
+    journey that started up to `repeat_window_long_h` before them, whose repeat-caller flags a new
+    journey can change. A journey whose root became a transfer leg of an older journey is deleted
+    by the post-hook.
+#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['central_id', 'journey_id'],
+        on_schema_change='append_new_columns',
+        post_hook=[
+            "delete from {{ this }} where central_id || '/' || journey_id in (
+                select central_id || '/' || call_id from {{ ref('fct_calls') }}
+                where built_at = {{ run_started_at_utc() }} and journey_id <> call_id
+            )",
+        ],
+    )
+}}
+
+{%- set journey_columns = [
+    'central_id', 'journey_id', 'legs', 'transfers', 'journey_kind', 'first_queue', 'ura_option',
+    'started_at', 'started_at_utc', 'reported_at', 'caller_token', 'caller_ddd', 'caller_uf',
+    'document_token', 'final_outcome', 'is_answered', 'answered_branch_mask',
+    'answered_talk_seconds', 'total_wait_seconds', 'total_talk_seconds', 'total_cost',
+    'has_unfinished_leg',
+] %}
+
 with
+
+{% if is_incremental() %}
+    rebuilt_journeys as (
+
+        select distinct
+            central_id,
+            journey_id
+        from {{ ref('fct_calls') }}
+        where built_at > {{ high_watermark('built_at') }}
+
+    ),
+{% endif %}
+
+legs_in_scope as (
+
+    select calls.*
+    from {{ ref('fct_calls') }} as calls
+    {% if is_incremental() %}
+        inner join rebuilt_journeys
+            on
+                calls.central_id = rebuilt_journeys.central_id
+                and calls.journey_id = rebuilt_journeys.journey_id
+    {% endif %}
+
+),
 
 legs as (
 
@@ -20,7 +74,7 @@ legs as (
                 coalesce(started_at_utc, first_received_at) desc,
                 call_id desc
         ) as answered_preference
-    from {{ ref('fct_calls') }}
+    from legs_in_scope
 
 ),
 
@@ -58,6 +112,37 @@ journeys as (
 
 ),
 
+{% if is_incremental() %}
+    -- Earlier journeys whose next journey of the same caller may have just appeared.
+    repeat_window as (
+
+        select
+            {{ dbt.dateadd('hour', -var('repeat_window_long_h'), 'min(started_at_utc)') }}
+            as started_since
+        from journeys
+
+    ),
+{% endif %}
+
+candidate_journeys as (
+
+    select * from journeys
+    {% if is_incremental() %}
+        union all
+        select {{ journey_columns | join(', ') }}
+        from {{ this }} as existing
+        where
+            existing.started_at_utc >= (select started_since from repeat_window)
+            and not exists (
+                select 1 from rebuilt_journeys
+                where
+                    rebuilt_journeys.central_id = existing.central_id
+                    and rebuilt_journeys.journey_id = existing.journey_id
+            )
+    {% endif %}
+
+),
+
 receptive_journeys as (
 
     select
@@ -72,7 +157,7 @@ receptive_journeys as (
         lead(started_at_utc) over (
             partition by central_id, document_token order by started_at_utc, journey_id
         ) as next_by_document_at
-    from journeys
+    from candidate_journeys
     where journey_kind = 'inbound'
 
 ),
@@ -122,12 +207,15 @@ repeats as (
 )
 
 select
-    journeys.*,
-    cast(journeys.reported_at as date) as reported_date,
+    candidate_journeys.*,
+    cast(candidate_journeys.reported_at as date) as reported_date,
     repeats.is_repeated_by_caller_24h,
     repeats.is_repeated_by_caller_168h,
     repeats.is_repeated_by_document_24h,
-    repeats.is_repeated_by_document_168h
-from journeys
+    repeats.is_repeated_by_document_168h,
+    {{ run_started_at_utc() }} as built_at
+from candidate_journeys
 left join repeats
-    on journeys.central_id = repeats.central_id and journeys.journey_id = repeats.journey_id
+    on
+        candidate_journeys.central_id = repeats.central_id
+        and candidate_journeys.journey_id = repeats.journey_id

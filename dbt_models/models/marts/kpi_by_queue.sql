@@ -1,8 +1,36 @@
-select
-    reported_date,
-    central_id,
-    queue,
-    {{ leg_kpi_columns() }}
-from {{ ref('fct_calls') }}
-where queue is not null
-group by reported_date, central_id, queue
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='reported_date',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+with
+
+calls as (
+
+    select * from {{ ref('fct_calls') }}
+    {% if is_incremental() %}
+        -- Whole reporting days are recomputed: the days of the rows rebuilt since the last run.
+        where reported_date in ({{ rebuilt_reported_dates(['fct_calls']) }})
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        reported_date,
+        central_id,
+        queue,
+        {{ leg_kpi_columns() }},
+        {{ run_started_at_utc() }} as built_at
+    from calls
+    where queue is not null
+    group by reported_date, central_id, queue
+
+)
+
+select * from final

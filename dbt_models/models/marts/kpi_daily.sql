@@ -1,4 +1,32 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='reported_date',
+        on_schema_change='append_new_columns',
+    )
+}}
+
 with
+
+calls as (
+
+    select * from {{ ref('fct_calls') }}
+    {% if is_incremental() %}
+        -- Whole reporting days are recomputed: the days of the rows rebuilt since the last run.
+        where reported_date in ({{ rebuilt_reported_dates(['fct_calls', 'fct_journeys']) }})
+    {% endif %}
+
+),
+
+journeys_in_scope as (
+
+    select * from {{ ref('fct_journeys') }}
+    {% if is_incremental() %}
+        where reported_date in ({{ rebuilt_reported_dates(['fct_calls', 'fct_journeys']) }})
+    {% endif %}
+
+),
 
 leg_kpis as (
 
@@ -7,7 +35,7 @@ leg_kpis as (
         central_id,
         call_kind,
         {{ leg_kpi_columns() }}
-    from {{ ref('fct_calls') }}
+    from calls
     group by reported_date, central_id, call_kind
 
 ),
@@ -44,7 +72,7 @@ journey_kpis as (
             'sum(case when is_repeated_by_document_168h then 1 else 0 end)',
             'count(is_repeated_by_document_168h)'
         ) }} as repeat_rate_document_168h
-    from {{ ref('fct_journeys') }}
+    from journeys_in_scope
     group by reported_date, central_id, journey_kind
 
 )
@@ -62,7 +90,8 @@ select
     journey_kpis.repeat_rate_caller_24h,
     journey_kpis.repeat_rate_caller_168h,
     journey_kpis.repeat_rate_document_24h,
-    journey_kpis.repeat_rate_document_168h
+    journey_kpis.repeat_rate_document_168h,
+    {{ run_started_at_utc() }} as built_at
 from leg_kpis
 left join journey_kpis
     on

@@ -14,9 +14,8 @@ with
     lookback as (
 
         select
-            {{ dbt.dateadd('hour', -var('late_load_lookback_hours'), 'max(received_at)') }}
+            {{ dbt.dateadd('hour', -var('late_load_lookback_hours'), high_watermark('received_at')) }}
             as received_since
-        from {{ this }}
 
     ),
 
