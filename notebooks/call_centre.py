@@ -99,7 +99,9 @@ def _(np, plt, query):
         group by all
         """
     )
-    volume = np.zeros((7, 24))
+    volume = np.full((7, 24), np.nan)  # a weekday with no data stays blank, not zero
+    for _weekday in by_hour.iso_weekday.unique():
+        volume[int(_weekday) - 1, :] = 0
     for _row in by_hour.itertuples():
         volume[int(_row.iso_weekday) - 1, int(_row.hour_of_day)] = _row.offered_per_day
     heatmap_figure, heatmap_axes = plt.subplots(figsize=(11, 3.6))
