@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -63,19 +64,18 @@ def parse_push_body(
     if not stripped:
         raise PushBodyError("empty body")
 
-    numbers = _NumberLiterals(numbers_as_text)
     if stripped[0] not in "{[" and (
         _FORM_LIKE.fullmatch(stripped) or (_is_form_content_type(content_type) and "=" in stripped)
     ):
         return ParsedBody(_parse_form(stripped), PARSE_FORM, False)
 
+    decoder = _TEXT_NUMBERS if numbers_as_text else _VALUE_NUMBERS
     try:
-        value = numbers.loads(stripped)
-        mode = PARSE_JSON if decoded_strictly and not numbers.duplicate_keys else PARSE_LENIENT
+        value, noticed = _loads(decoder, stripped)
+        mode = PARSE_JSON if decoded_strictly and not noticed.duplicate_keys else PARSE_LENIENT
     except ValueError:
-        numbers = _NumberLiterals(numbers_as_text)
         try:
-            value = numbers.loads(_rewrite_lenient(stripped))
+            value, noticed = _loads(decoder, _rewrite_lenient(stripped))
         except ValueError:
             raise PushBodyError("body is not JSON or form data") from None
         mode = PARSE_LENIENT
@@ -85,7 +85,7 @@ def parse_push_body(
         mode = PARSE_LENIENT
     if not isinstance(value, dict):
         raise PushBodyError("body is not a JSON object")
-    return ParsedBody(value, mode, numbers.lossy)
+    return ParsedBody(value, mode, noticed.lossy_numbers)
 
 
 def _decode(raw: bytes) -> tuple[str, bool]:
@@ -119,48 +119,76 @@ def _parse_form(text: str) -> dict[str, Any]:
     return dict(pairs)
 
 
-class _NumberLiterals:
-    """json.loads hooks that notice numbers a float cannot carry exactly."""
+class _Noticed(threading.local):
+    """What the decoder hooks noticed in the current parse, per thread (the loader may parse in
+    several)."""
 
-    def __init__(self, numbers_as_text: bool) -> None:
-        self.numbers_as_text = numbers_as_text
-        self.lossy = False
-        self.duplicate_keys = False
+    lossy_numbers = False
+    duplicate_keys = False
 
-    def loads(self, text: str) -> Any:
-        return json.loads(
-            text,
-            parse_float=self._float,
-            parse_int=self._int,
-            parse_constant=self._constant,
-            object_pairs_hook=self._object,
-        )
 
-    def _object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        # Readers disagree on a repeated key (Python keeps the last, DuckDB the first), so such
-        # a body is not plain JSON: it is parsed leniently, last value winning, raw text kept.
-        value = dict(pairs)
-        if len(value) != len(pairs):
-            self.duplicate_keys = True
-        return value
+_noticed = _Noticed()
 
-    def _float(self, literal: str) -> float | str:
-        value = float(literal)
-        # `repr` is the shortest text that round-trips; anything else (a trailing zero, more
-        # digits than a double holds, an exponent) is text the float cannot give back.
-        if repr(value) != literal:
-            self.lossy = True
-        return literal if self.numbers_as_text else value
 
-    def _int(self, literal: str) -> int | str:
-        if abs(int(literal)) > _MAX_EXACT_FLOAT_INT:
-            self.lossy = True
-        return literal if self.numbers_as_text else int(literal)
+def _loads(decoder: json.JSONDecoder, text: str) -> tuple[Any, _Noticed]:
+    _noticed.lossy_numbers = _noticed.duplicate_keys = False
+    return decoder.decode(text), _noticed
 
-    def _constant(self, literal: str) -> str:
-        # NaN and Infinity are not JSON; keep them as text so the landed line stays valid JSON.
-        self.lossy = True
-        return literal
+
+def _float_value(literal: str) -> float:
+    value = float(literal)
+    # `repr` is the shortest text that round-trips; anything else (a trailing zero, more digits
+    # than a double holds, an exponent) is text the float cannot give back.
+    if repr(value) != literal:
+        _noticed.lossy_numbers = True
+    return value
+
+
+def _float_text(literal: str) -> str:
+    _float_value(literal)
+    return literal
+
+
+def _int_value(literal: str) -> int:
+    value = int(literal)
+    if not -_MAX_EXACT_FLOAT_INT <= value <= _MAX_EXACT_FLOAT_INT:
+        _noticed.lossy_numbers = True
+    return value
+
+
+def _int_text(literal: str) -> str:
+    _int_value(literal)
+    return literal
+
+
+def _constant(literal: str) -> str:
+    # NaN and Infinity are not JSON; keep them as text so the landed line stays valid JSON.
+    _noticed.lossy_numbers = True
+    return literal
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Readers disagree on a repeated key (Python keeps the last, DuckDB the first), so such a
+    # body is not plain JSON: it is parsed leniently, last value winning, raw text kept.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        _noticed.duplicate_keys = True
+    return value
+
+
+# Built once: building a decoder per call costs more than all of its hooks.
+_VALUE_NUMBERS = json.JSONDecoder(
+    parse_float=_float_value,
+    parse_int=_int_value,
+    parse_constant=_constant,
+    object_pairs_hook=_object,
+)
+_TEXT_NUMBERS = json.JSONDecoder(
+    parse_float=_float_text,
+    parse_int=_int_text,
+    parse_constant=_constant,
+    object_pairs_hook=_object,
+)
 
 
 def _rewrite_lenient(text: str) -> str:
