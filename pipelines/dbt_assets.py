@@ -23,7 +23,7 @@ from dagster_dbt import (
 )
 
 from pbx55.settings import Settings
-from pipelines.transform import DBT_PROJECT_DIR, dbt_env, prepare_manifest
+from pipelines.transform import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_env, prepare_manifest
 
 pbx55_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 prepare_manifest()
@@ -55,4 +55,6 @@ def dbt_resource(settings: Settings) -> DbtCliResource:
         project_dir=pbx55_dbt_project,
         profiles_dir=str(DBT_PROJECT_DIR),
         target=settings.warehouse,
+        # The virtualenv's dbt even when the virtualenv is not on PATH (the daemon's often is not).
+        dbt_executable=str(DBT_EXECUTABLE),
     )
