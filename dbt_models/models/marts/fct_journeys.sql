@@ -1,8 +1,8 @@
 {#
-    Incremental: the journeys with a leg rebuilt in fct_calls are recomputed, together with every
-    journey that started up to `repeat_window_long_h` before them, whose repeat-caller flags a new
-    journey can change. A journey whose root became a transfer leg of an older journey is deleted
-    by the post-hook.
+    Incremental: the journeys with a leg rebuilt in fct_calls are recomputed, together with the
+    receptive journeys of the same callers and documents that started up to `repeat_window_long_h`
+    before them, whose repeat flags a new journey can change. A journey whose root became a
+    transfer leg of an older journey is deleted by the post-hook.
 #}
 {{
     config(
@@ -113,7 +113,6 @@ journeys as (
 ),
 
 {% if is_incremental() %}
-    -- Earlier journeys whose next journey of the same caller may have just appeared.
     repeat_window as (
 
         select
@@ -132,7 +131,12 @@ candidate_journeys as (
         select {{ journey_columns | join(', ') }}
         from {{ this }} as existing
         where
-            existing.started_at_utc >= (select started_since from repeat_window)
+            existing.journey_kind = 'inbound'
+            and existing.started_at_utc >= (select started_since from repeat_window)
+            and (
+                existing.caller_token in (select caller_token from journeys)
+                or existing.document_token in (select document_token from journeys)
+            )
             and not exists (
                 select 1 from rebuilt_journeys
                 where
