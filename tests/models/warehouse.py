@@ -56,7 +56,8 @@ def append_raw(
         cursor = connection.cursor()
         for statement in create_table_sql(schema, settings.warehouse):
             cursor.execute(statement)
-        cursor.executemany(insert_sql(schema, settings.warehouse), list(rows))
+        if rows:
+            cursor.executemany(insert_sql(schema, settings.warehouse), list(rows))
 
 
 def _normalised(value: Any) -> Any:
