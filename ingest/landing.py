@@ -4,12 +4,12 @@ Layout (docs/architecture.md):
     pushes/date=YYYY-MM-DD/hour=HH/<receiver_id>-<sequence>.jsonl.open   being written
     pushes/date=YYYY-MM-DD/hour=HH/<receiver_id>-<sequence>.jsonl        sealed, immutable
 
-Group commit, as in a database WAL: requests queue their lines and await a future; one
-committer task hands everything queued so far to a single landing thread, which writes it with
-one `write` and makes it durable with one `fdatasync`, then resolves every future of that batch.
-While that thread waits on the disk, the event loop keeps accepting and queueing the next batch.
-So a push is acknowledged only after an fsync that covers its own bytes, and one fsync serves
-every push written before it.
+Group commit, as in a database WAL: requests put their lines on a queue and await a future.
+A single landing thread takes everything queued so far, writes it with one `write`, makes it
+durable with one `fdatasync`, and hands the batch back to the event loop, which resolves every
+future of it; then the thread takes the next batch straight away. While the thread waits on the
+disk, the event loop keeps accepting and queueing. So a push is acknowledged only after an fsync
+that covers its own bytes, and one fsync serves every push written before it.
 
 Every file operation runs on that one thread, so the open file needs no lock. Each open file
 also carries an exclusive `flock`: the start-up recovery of another receiver sharing the landing
@@ -26,6 +26,7 @@ import fcntl
 import json
 import logging
 import os
+import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 OPEN_SUFFIX = ".jsonl.open"
 # Lines queued for the next group commit beyond this are refused with 503 (see `land`).
 MAX_BACKLOG_BYTES = 32 * 1024 * 1024
+_STOP = object()  # queued by close(): commit everything before it, seal, end the thread
 # How long a file that could not be sealed (storage failure) waits before the next attempt.
 _ORPHAN_RETRY_S = 2.0
 
@@ -96,32 +98,33 @@ class LandingWriter:
         self._orphans: list[_Orphan] = []
         self._next_orphan_retry = 0.0
         self._file_sequence = 0
-        self._pending: list[_Pending] = []
-        self._pending_bytes = 0
         self.max_backlog_bytes = max_backlog_bytes
-        self._wake = asyncio.Event()
+        self._backlog_bytes = 0  # queued or being committed; only the event loop touches it
+        # Event loop -> landing thread: pushes to commit, then _STOP on close.
+        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._closing = False
-        self._committer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._landing_thread_done: asyncio.Future[None] | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing")
 
     async def start(self) -> None:
         """Seal what a crashed receiver left behind, then start committing."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, recover_open_files, self.pushes_dir)
-        self._committer = asyncio.create_task(self._commit_loop(), name="landing-committer")
+        self._loop = asyncio.get_running_loop()
+        await self._loop.run_in_executor(self._thread, recover_open_files, self.pushes_dir)
+        self._landing_thread_done = self._loop.run_in_executor(self._thread, self._commit_forever)
 
     async def land(self, line: bytes, hour_bucket: int) -> None:
         """Return once `line` is fsynced; raise `StorageError` if it could not be."""
         if self._closing:
             raise StorageError("receiver is shutting down")
-        if self._pending_bytes + len(line) > self.max_backlog_bytes:
+        if self._backlog_bytes + len(line) > self.max_backlog_bytes:
             # The disk is not keeping up (or hangs): refuse now, and the sender retries later,
             # instead of holding every push in memory until the process runs out of it.
             raise StorageError("landing backlog full")
-        self._pending_bytes += len(line)
-        outcome: asyncio.Future[StorageError | None] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(hour_bucket, line, outcome))
-        self._wake.set()
+        self._backlog_bytes += len(line)
+        assert self._loop is not None, "start() first"
+        outcome: asyncio.Future[StorageError | None] = self._loop.create_future()
+        self._queue.put(_Pending(hour_bucket, line, outcome))
         failure = await outcome
         if failure is not None:
             raise failure
@@ -129,64 +132,67 @@ class LandingWriter:
     async def close(self) -> None:
         """Commit what is queued, seal the open file and stop (SIGTERM path)."""
         self._closing = True
-        self._wake.set()
-        if self._committer is not None:
-            await self._committer
+        self._queue.put(_STOP)
+        if self._landing_thread_done is not None:
+            await self._landing_thread_done
         self._thread.shutdown(wait=True)
 
     def is_closing(self) -> bool:
         return self._closing
 
-    # -- event loop side ------------------------------------------------------------------
-
-    async def _commit_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._schedule_tick(loop)
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._pending:
-                batch, self._pending = self._pending, []
-                self._pending_bytes = 0
-                try:
-                    failures = await loop.run_in_executor(self._thread, self._commit_batch, batch)
-                except Exception as error:
-                    # A bug must cost this batch a 503, never hang every request after it.
-                    log.exception("landing batch failed unexpectedly")
-                    failures = [StorageError(type(error).__name__)] * len(batch)
-                for pending, failure in zip(batch, failures, strict=True):
-                    if not pending.outcome.cancelled():  # the request may have been cancelled
-                        pending.outcome.set_result(failure)
-            if self._closing and not self._pending:
-                await loop.run_in_executor(self._thread, self._seal_all)
-                return
-            if self._maintenance_due():
-                try:
-                    await loop.run_in_executor(self._thread, self._maintain)
-                except Exception:
-                    log.exception("landing maintenance failed unexpectedly; retrying next tick")
-
-    def _schedule_tick(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Wake the committer now and then, so age and hour seals happen without traffic."""
-        if self._closing:
-            return
-        self._wake.set()
-        tick_s = max(0.05, min(1.0, self.seal_max_age_s / 4))
-        loop.call_later(tick_s, self._schedule_tick, loop)
-
-    def _maintenance_due(self) -> bool:
-        current = self._current
-        if current is not None and self._seal_due(current, time.monotonic()):
-            return True
-        return bool(self._orphans) and time.monotonic() >= self._next_orphan_retry
-
-    def _seal_due(self, current: _OpenFile, monotonic_now: float) -> bool:
-        return (
-            monotonic_now - current.opened_at >= self.seal_max_age_s
-            or now_us() // US_PER_HOUR != current.hour_bucket
-        )
+    def _acknowledge(self, batch: list[_Pending], failures: list[StorageError | None]) -> None:
+        """On the event loop: answer every push of a committed batch."""
+        for pending, failure in zip(batch, failures, strict=True):
+            self._backlog_bytes -= len(pending.line)
+            if not pending.outcome.cancelled():  # the request may have been cancelled
+                pending.outcome.set_result(failure)
 
     # -- landing thread side --------------------------------------------------------------
+
+    def _commit_forever(self) -> None:
+        """The landing thread: commit whatever is queued, as soon as the previous fsync ends.
+
+        The thread takes its next batch itself rather than waiting for the event loop to hand
+        it over, so the disk never idles while the loop is busy answering the last batch.
+        """
+        assert self._loop is not None
+        tick_s = max(0.05, min(1.0, self.seal_max_age_s / 4))
+        stopping = False
+        while not stopping:
+            batch: list[_Pending] = []
+            try:
+                item = self._queue.get(timeout=tick_s)
+                while True:
+                    if item is _STOP:
+                        stopping = True
+                        break
+                    assert isinstance(item, _Pending)
+                    batch.append(item)
+                    item = self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            if batch:
+                failures = self._commit_batch_safely(batch)
+                self._loop.call_soon_threadsafe(self._acknowledge, batch, failures)
+            try:
+                self._maintain()
+            except Exception:
+                log.exception("landing maintenance failed unexpectedly; retrying next tick")
+        self._seal_all()
+
+    def _commit_batch_safely(self, batch: list[_Pending]) -> list[StorageError | None]:
+        try:
+            return self._commit_batch(batch)
+        except Exception as error:
+            # A bug must cost this batch a 503, never stop the landing thread.
+            log.exception("landing batch failed unexpectedly")
+            return [StorageError(type(error).__name__)] * len(batch)
+
+    def _seal_due(self, current: _OpenFile) -> bool:
+        return (
+            time.monotonic() - current.opened_at >= self.seal_max_age_s
+            or now_us() // US_PER_HOUR != current.hour_bucket
+        )
 
     def _commit_batch(self, batch: list[_Pending]) -> list[StorageError | None]:
         failures: list[StorageError | None] = []
@@ -275,7 +281,7 @@ class LandingWriter:
 
     def _maintain(self) -> None:
         current = self._current
-        if current is not None and self._seal_due(current, time.monotonic()):
+        if current is not None and self._seal_due(current):
             self._seal_or_orphan(current)
         if self._orphans and time.monotonic() >= self._next_orphan_retry:
             self._retry_orphans()

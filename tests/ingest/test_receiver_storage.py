@@ -201,7 +201,7 @@ def test_a_stalled_disk_fills_a_bounded_backlog_then_refuses(settings: Settings)
             seal_max_age_s=settings.seal_max_age_s,
             metrics=ReceiverMetrics(),
             write=stalled_write,
-            max_backlog_bytes=len(line % 2) + 5,  # room for one queued line, not two
+            max_backlog_bytes=2 * len(line % 2) + 5,  # the stuck line and one more
         )
         await writer.start()
         hour = now_us() // US_PER_HOUR
