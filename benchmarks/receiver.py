@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import http.client
 import json
 import os
@@ -65,8 +66,9 @@ async def baseline_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 def serve_baseline(port: int) -> None:
     import uvicorn
 
-    from ingest.server import uvicorn_config
+    from ingest.server import tune_interpreter_for_serving, uvicorn_config
 
+    tune_interpreter_for_serving()
     uvicorn.Server(uvicorn_config(baseline_app, host="127.0.0.1", port=port)).run()
 
 
@@ -456,6 +458,9 @@ def main() -> int:
     if args.serve_baseline:
         serve_baseline(args.serve_baseline)
         return 0
+    # The client's own collector pauses would show up as server latency.
+    gc.freeze()
+    gc.set_threshold(50_000)
     return run(args)
 
 
