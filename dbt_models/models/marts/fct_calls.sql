@@ -101,9 +101,10 @@ enriched as (
             tariffs.tariff_class,
             case when calls.call_kind = 'sms' then 'SMS' else 'unknown' end
         ) as tariff_class,
-        -- Anatel VC billing: 30 s minimum, then 6 s steps, on talk time; unanswered legs bill 0.
+        -- Anatel billing of a leg with a voice tariff class: 30 s minimum, then 6 s steps, on
+        -- talk time. Legs without a tariff (an inbound call is paid by the caller) bill nothing.
         case
-            when calls.call_kind in ('inbound', 'outbound') and calls.talk_seconds > 0
+            when coalesce(tariffs.is_voice, false) and calls.talk_seconds > 0
                 then
                     case
                         when calls.talk_seconds <= 30 then 30
