@@ -11,7 +11,9 @@ import pytest
 
 from pbx55.settings import Settings
 
-POSTGRES_URL = os.environ.get("PBX55_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "PBX55_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 TEST_TOKEN = "test-token-0123456789abcdef"
 TEST_PII_KEY = "test-pii-key"
 
