@@ -31,7 +31,7 @@ def _load(args: argparse.Namespace, settings: Settings) -> int:
 def _build(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.transform import build_models
 
-    build_models(settings)
+    build_models(settings, full_refresh=args.full_refresh)
     return 0
 
 
@@ -70,8 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("load", help="load sealed landing files into the raw table").set_defaults(
         handler=_load
     )
-    commands.add_parser("build", help="run the dbt models and tests").set_defaults(handler=_build)
-    commands.add_parser("run", help="load, then build").set_defaults(handler=_run)
+    for name, help_text, handler in (
+        ("build", "run the dbt models and tests", _build),
+        ("run", "load, then build", _run),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument(
+            "--full-refresh",
+            action="store_true",
+            help="rebuild every incremental model from the whole raw history "
+            "(after changing model logic or upgrading pbx55)",
+        )
+        command.set_defaults(handler=handler)
 
     simulate = commands.add_parser("simulate", help="send realistic 55pbx traffic to a receiver")
     from pbx55.simulator import add_arguments
