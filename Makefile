@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PBX55_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo test lint dev bench clean uv
+.PHONY: install demo test lint dev docs bench clean uv
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -32,6 +32,11 @@ demo: install
 
 dev: install
 	$(BIN)/python -m pipelines.dev
+
+# The data dictionary: every model and column with its unit and formula (after `make demo`).
+docs: install
+	cd dbt_models && PBX55_DUCKDB_PATH=$${PBX55_DUCKDB_PATH:-$(PBX55_DATA_DIR)/warehouse.duckdb} \
+		../$(BIN)/dbt docs generate --profiles-dir . && ../$(BIN)/dbt docs serve --profiles-dir . --port 8080
 
 bench: install
 	$(BIN)/python benchmarks/receiver.py
