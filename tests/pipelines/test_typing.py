@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -199,6 +201,14 @@ def test_caller_tokens_ddd_type_and_mask(rows: dict[str, dict]) -> None:
     assert (anonymous["caller_token"], anonymous["caller_number_type"]) == (None, "anonymous")
     assert rows["numbers_as_strings"]["caller_token"] is None
     assert plain["pii_key_id"] == tokenizer.key_id
+
+
+@pytest.mark.parametrize("key", [TEST_PII_KEY, "k" * 100])  # 100 bytes: longer than a block
+def test_tokens_are_hmac_sha256_of_the_value(key: str) -> None:
+    tokenizer = Tokenizer.from_key(key)
+    for value in ("21987654321", "", "ação@b.com.br"):
+        expected = hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+        assert tokenizer.token(value) == expected
 
 
 def test_documents_are_never_truncated(rows: dict[str, dict]) -> None:
