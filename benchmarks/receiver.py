@@ -297,8 +297,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(command, env={**os.environ, **env}, cwd=REPO)
+def pin_server_and_client() -> tuple[set[int], set[int]] | None:
+    """Give the server and this client process a CPU each, when there are two or more.
+
+    Unpinned, the client and the server's event loop and landing thread preempt each other on a
+    small machine, and the measured tail is the scheduler's, not the receiver's. Both phases
+    (baseline and durable) run pinned the same way, so the ratio stays like for like.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    server_cpus, client_cpus = set(cpus[len(cpus) // 2 :]), set(cpus[: len(cpus) // 2])
+    os.sched_setaffinity(0, client_cpus)
+    return server_cpus, client_cpus
+
+
+def start_server(
+    command: list[str], env: dict[str, str], port: int, cpus: set[int] | None = None
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        cwd=REPO,
+        # In the child before exec, so every thread the server starts inherits it.
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -378,13 +401,19 @@ def run(args: argparse.Namespace) -> int:
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     fsync_p50, fsync_p99 = fsync_latency_ms(data_dir)
+    pinned = pin_server_and_client()
+    server_cpus = pinned[0] if pinned else None
+    if pinned:
+        print(f"server pinned to CPUs {sorted(pinned[0])}, client to {sorted(pinned[1])}")
     print(
         f"landing in {data_dir}; fdatasync of 16 KB there: p50 {fsync_p50:.2f} ms, "
         f"p99 {fsync_p99:.2f} ms; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     )
 
     port = free_port()
-    baseline = start_server([python, __file__, "--serve-baseline", str(port)], {}, port)
+    baseline = start_server(
+        [python, __file__, "--serve-baseline", str(port)], {}, port, server_cpus
+    )
     try:
         base = uvloop.run(
             closed_loop(baseline, port, requests, args.connections, args.warmup, args.duration)
@@ -395,7 +424,9 @@ def run(args: argparse.Namespace) -> int:
 
     port = free_port()
     env = {"PBX55_DATA_DIR": str(data_dir), "PBX55_TOKENS": BENCH_TOKEN}
-    receiver = start_server([python, "-m", "pbx55.cli", "serve", "--port", str(port)], env, port)
+    receiver = start_server(
+        [python, "-m", "pbx55.cli", "serve", "--port", str(port)], env, port, server_cpus
+    )
     try:
         durable = uvloop.run(
             closed_loop(receiver, port, requests, args.connections, args.warmup, args.duration)
