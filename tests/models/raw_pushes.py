@@ -11,6 +11,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pipelines.typed_pushes import TEXT_FIELDS
+
 # (column, DuckDB type, Postgres type), in the contract's order.
 RAW_COLUMNS: list[tuple[str, str, str]] = [
     ("push_id", "varchar", "text"),
@@ -27,30 +29,7 @@ RAW_COLUMNS: list[tuple[str, str, str]] = [
     ("body_json", "varchar", "text"),
     ("extra_fields_json", "varchar", "text"),
     ("parse_errors", "varchar", "text"),
-    *(
-        (name, "varchar", "text")
-        for name in (
-            "central_id",
-            "call_id",
-            "branch_mask",
-            "branch_email",
-            "call_terminal",
-            "call_type",
-            "call_number",
-            "call_area_code",
-            "call_country_code",
-            "call_document",
-            "call_order",
-            "call_ura",
-            "call_queue",
-            "call_status",
-            "call_disconnection",
-            "call_url_audio",
-            "call_audio_file",
-            "call_transfer_id",
-            "call_tax_type",
-        )
-    ),
+    *((name, "varchar", "text") for name in TEXT_FIELDS),
     ("call_time", "bigint", "bigint"),
     ("call_duration", "bigint", "bigint"),
     ("call_time_waiting", "bigint", "bigint"),
