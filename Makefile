@@ -11,9 +11,11 @@ export PBX55_DATA_DIR ?= $(CURDIR)/data
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 
+# Bytecode is compiled at install: many machines set PYTHONDONTWRITEBYTECODE, and every command
+# would otherwise re-compile dagster, dbt and dlt on start (seconds each time).
 $(VENV)/.installed: requirements.lock pyproject.toml | uv
 	$(UV) venv --quiet --allow-existing --python 3.11 $(VENV)
-	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes --compile-bytecode requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
