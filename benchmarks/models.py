@@ -82,9 +82,9 @@ select
     'pushes/date=' || strftime(received_at, '%Y-%m-%d') || '/hour='
         || strftime(received_at, '%H') || '/bench001-1.jsonl' as source_file,
     n * 8 + stage as line_number,
-    '{{"call_id":"' || cast(n as varchar) || '"}}' as body_json,
     cast(null as varchar) as extra_fields_json,
     cast(null as varchar) as parse_errors,
+    cast(null as varchar) as unparsed_values_json,
     cast(100 + (n // 1000) % 3 as varchar) as central_id,
     cast(n as varchar) as call_id,
     case when stage >= 2 and not stays_in_ivr then cast(5000 + n % 40 as varchar) end

@@ -6,7 +6,7 @@ what SQL cannot do cheaply, and only once per *distinct* value of a batch: ids r
 HMAC tokens of personal data (the key must never enter SQL text).
 
 A value that cannot be parsed is never dropped and never guessed: its typed column stays null,
-its name goes into `parse_errors` and the value stays in `body_json`.
+its name goes into `parse_errors` and the value as sent into `unparsed_values_json`.
 """
 
 # SQL here is assembled from this module's constants and from file paths the loader listed
@@ -79,9 +79,9 @@ PUSHES_SCHEMA = pa.schema(
         ("raw_body", pa.string()),
         ("source_file", pa.string()),
         ("line_number", pa.int64()),
-        ("body_json", pa.string()),
         ("extra_fields_json", pa.string()),
         ("parse_errors", pa.string()),
+        ("unparsed_values_json", pa.string()),
         *[(name, pa.string()) for name in TEXT_FIELDS],
         *[(name, pa.int64()) for name in SECONDS_FIELDS],
         *[(name, pa.float64()) for name in MONEY_FIELDS],
@@ -186,22 +186,39 @@ def type_landed_files(
         _typed_select(timezone), params={"pii_key_id": tokenizer.key_id, "load_id": load_id}
     ).to_arrow_table()
     connection.execute("DROP TABLE landed")
+    connection.execute("DROP TABLE landed_files")
     return table.cast(PUSHES_SCHEMA)
 
 
 def _read_landed_lines(connection: duckdb.DuckDBPyConnection, files: Sequence[LandedFile]) -> None:
-    """One `read_json` per file so that `WITH ORDINALITY` is the line number within the file."""
+    """Every file of the batch in one parallel `read_json`, into the temp table `landed`.
+
+    Insertion order is preserved, so `landed.rowid` follows the files' lines: a line's number is
+    its rowid minus the first rowid of its file (`landed_files.first_rowid`).
+    """
+    connection.execute("SET preserve_insertion_order = true")
     field_paths = ", ".join(_sql_text(name) for name in KNOWN_FIELDS)
-    reads = "\nUNION ALL\n".join(
-        f"""SELECT {_sql_text(landed.source_file)} AS source_file, ordinality AS line_number, *
-            FROM read_json({_sql_text(str(landed.path))}, format = 'newline_delimited',
-                           columns = {_ENVELOPE_COLUMNS}) WITH ORDINALITY"""
-        for landed in files
-    )
+    paths = ", ".join(_sql_text(str(landed.path)) for landed in files)
     connection.execute(
         f"""CREATE OR REPLACE TEMP TABLE landed AS
             SELECT *, json_extract_string(body, [{field_paths}]) AS field_text
-            FROM ({reads})"""
+            FROM read_json([{paths}], format = 'newline_delimited',
+                           columns = {_ENVELOPE_COLUMNS}, filename = true)"""
+    )
+    connection.register(
+        "batch_files",
+        pa.table(
+            {
+                "filename": [str(landed.path) for landed in files],
+                "source_file": [landed.source_file for landed in files],
+            }
+        ),
+    )
+    connection.execute(
+        """CREATE OR REPLACE TEMP TABLE landed_files AS
+            SELECT filename, batch_files.source_file, min(landed.rowid) AS first_rowid
+            FROM landed JOIN batch_files USING (filename)
+            GROUP BY ALL"""
     )
 
 
@@ -350,7 +367,7 @@ def _typed_select(timezone: str) -> str:
     seconds = ",\n".join(f"pbx_seconds({_body_text(name)}) AS {name}" for name in SECONDS_FIELDS)
     money = ",\n".join(f"pbx_money({_body_text(name)}) AS {name}" for name in MONEY_FIELDS)
     texts = ",\n".join(f"{_final_text(name)} AS {name}" for name in TEXT_FIELDS)
-    errors = ", ".join(
+    unparsed = ", ".join(
         f"CASE WHEN NOT pbx_blank({_body_text(name)}) AND {name} IS NULL THEN '{name}' END"
         for name in (*SECONDS_FIELDS, *MONEY_FIELDS)
     )
@@ -359,6 +376,8 @@ def _typed_select(timezone: str) -> str:
     return f"""
     WITH typed AS (
         SELECT landed.*,
+            landed_files.source_file,
+            landed.rowid - landed_files.first_rowid + 1 AS line_number,
             {texts},
             {seconds},
             {money},
@@ -382,6 +401,7 @@ def _typed_select(timezone: str) -> str:
                 WHEN 'other' THEN other_dates.utc_time
             END AS instant
         FROM landed
+        JOIN landed_files USING (filename)
         LEFT JOIN raw_text_fields USING (push_id)
         LEFT JOIN other_dates ON other_dates.raw = {date_text}
     ),
@@ -392,6 +412,13 @@ def _typed_select(timezone: str) -> str:
             CASE WHEN call_date_local IS NULL AND matched_format IS NOT NULL
                 THEN 'unparsed' ELSE matched_format END AS call_date_format
         FROM typed
+    ),
+    checked AS (
+        SELECT *,
+            list_filter([{unparsed},
+                         CASE WHEN call_date_format = 'unparsed' THEN 'call_date' END],
+                        lambda name: name IS NOT NULL) AS unparsed_fields
+        FROM dated
     )
     SELECT
         push_id,
@@ -405,15 +432,16 @@ def _typed_select(timezone: str) -> str:
         raw_body,
         source_file,
         line_number,
-        CAST(body AS VARCHAR) AS body_json,
         -- A merge patch with null values removes those keys (RFC 7396): what is left is unknown.
         -- Most pushes carry only known fields, so the patch runs only where needed.
         CASE WHEN len(list_filter(json_keys(body),
                                   lambda k: NOT list_contains({known_list}, k))) > 0
             THEN CAST(json_merge_patch(body, {_sql_text(known_fields_removed)}) AS VARCHAR)
         END AS extra_fields_json,
-        nullif(concat_ws(',', {errors},
-            CASE WHEN call_date_format = 'unparsed' THEN 'call_date' END), '') AS parse_errors,
+        nullif(array_to_string(unparsed_fields, ','), '') AS parse_errors,
+        CASE WHEN len(unparsed_fields) > 0 THEN CAST(to_json(map_from_entries(list_transform(
+            unparsed_fields, lambda name: {{k: name, v: json_extract(body, '$.' || name)}}
+        ))) AS VARCHAR) END AS unparsed_values_json,
         {", ".join(TEXT_FIELDS)},
         {", ".join(SECONDS_FIELDS)},
         {", ".join(MONEY_FIELDS)},
@@ -431,11 +459,11 @@ def _typed_select(timezone: str) -> str:
         branch_emails.token AS branch_email_token,
         $load_id AS _dlt_load_id,
         substr(md5(push_id), 1, 14) AS _dlt_id
-    FROM dated
-    LEFT JOIN callers ON callers.number IS NOT DISTINCT FROM dated.call_number
-        AND callers.area_code IS NOT DISTINCT FROM dated.call_area_code
-    LEFT JOIN documents ON documents.document = dated.call_document
-    LEFT JOIN branch_emails ON branch_emails.email = dated.branch_email
+    FROM checked
+    LEFT JOIN callers ON callers.number IS NOT DISTINCT FROM checked.call_number
+        AND callers.area_code IS NOT DISTINCT FROM checked.call_area_code
+    LEFT JOIN documents ON documents.document = checked.call_document
+    LEFT JOIN branch_emails ON branch_emails.email = checked.branch_email
     """
 
 

@@ -26,9 +26,9 @@ RAW_COLUMNS: list[tuple[str, str, str]] = [
     ("raw_body", "varchar", "text"),
     ("source_file", "varchar", "text"),
     ("line_number", "bigint", "bigint"),
-    ("body_json", "varchar", "text"),
     ("extra_fields_json", "varchar", "text"),
     ("parse_errors", "varchar", "text"),
+    ("unparsed_values_json", "varchar", "text"),
     *((name, "varchar", "text") for name in TEXT_FIELDS),
     ("call_time", "bigint", "bigint"),
     ("call_duration", "bigint", "bigint"),
@@ -94,7 +94,6 @@ class PushFactory:
             "body_sha256": hashlib.sha256(body_text.encode()).hexdigest(),
             "source_file": f"pushes/date={received_at:%Y-%m-%d}/hour={received_at:%H}/r-1.jsonl",
             "line_number": self.sequence,
-            "body_json": body_text,
             "_dlt_load_id": "1",
             "_dlt_id": f"dlt{self.sequence}",
         }

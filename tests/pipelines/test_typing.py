@@ -129,16 +129,21 @@ def test_unparseable_values_are_kept_raw_and_flagged(rows: dict[str, dict]) -> N
     assert row["call_time"] is None and row["call_cost"] is None
     assert (row["call_date_raw"], row["call_date_format"]) == ("ontem à tarde", "unparsed")
     assert row["call_date_local"] is None and row["call_date_utc"] is None
-    body = json.loads(row["body_json"])
-    assert (body["call_time"], body["call_cost"]) == ("abc", "R$ 1")
-    assert rows["ambiguous_money"]["parse_errors"] == "call_cost"
+    assert json.loads(row["unparsed_values_json"]) == {
+        "call_time": "abc",
+        "call_cost": "R$ 1",
+        "call_date": "ontem à tarde",
+    }
+    ambiguous = rows["ambiguous_money"]
+    assert ambiguous["parse_errors"] == "call_cost"
+    assert json.loads(ambiguous["unparsed_values_json"]) == {"call_cost": "1,234.56"}
+    assert rows["numbers_as_strings"]["unparsed_values_json"] is None
 
 
 def test_unknown_fields_are_kept(rows: dict[str, dict]) -> None:
     row = rows["unknown_fields"]
     assert json.loads(row["extra_fields_json"]) == {"new_vendor_field": {"nested": [1, 2]}}
     assert row["branch_email"] == "a@b.com.br"
-    assert json.loads(row["body_json"])["new_vendor_field"] == {"nested": [1, 2]}
     assert rows["numbers_as_strings"]["extra_fields_json"] is None
 
 
