@@ -2,8 +2,9 @@
 
 Phone numbers and CPF/CNPJ have small key spaces, so a plain hash can be reversed by
 enumeration: tokens are HMAC-SHA256 under `PBX55_PII_KEY`. They are computed here, in Python,
-so the key never enters SQL text, compiled dbt files or logs. The loader calls these functions
-once per *distinct* value of a batch, not once per row.
+so the key never enters SQL text, compiled dbt files or logs. The loader calls them once per
+*distinct* value of a batch, not once per row. Caller numbers are normalised in SQL first
+(`normalised_callers_sql`), so Python only hashes.
 """
 
 from __future__ import annotations
@@ -50,9 +51,99 @@ VALID_DDDS = frozenset(
 ANONYMOUS_MARKERS = frozenset(
     {"anonymous", "anonimo", "anônimo", "restricted", "restrito", "private", "privado", "unknown"}
 )
-_NON_GEOGRAPHIC_PREFIXES = ("0800", "0300", "0303", "0500", "0900")
+NON_GEOGRAPHIC_PREFIXES = ("0800", "0300", "0303", "0500", "0900")
 _NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Z]")
-_NOT_DIGIT = re.compile(r"\D")
+
+
+def normalised_callers_sql(pairs_query: str) -> str:
+    """SQL normalising distinct `(number, area_code)` pairs into a national number, DDD, type, mask.
+
+    `pairs_query` selects the pairs (columns `number`, `area_code`); the result adds `national`
+    (what `token` hashes; null for blank or anonymous numbers), `ddd`, `number_type` and
+    `masked`. National number: digits only, `+55`/`55`, trunk `0` and carrier code removed, DDD
+    added from the area code when the number lacks one; a foreign number keeps `+` and its
+    country code. Vectorised, because a busy day has a distinct caller for most calls.
+    """
+    valid_ddds = ", ".join(f"'{ddd}'" for ddd in sorted(VALID_DDDS))
+    markers = ", ".join("'" + marker.replace("'", "''") + "'" for marker in ANONYMOUS_MARKERS)
+
+    def non_geographic(column: str) -> str:
+        return " OR ".join(
+            f"starts_with({column}, '{prefix}')" for prefix in NON_GEOGRAPHIC_PREFIXES
+        )
+
+    # Built from this module's constants and the caller's query text; no pushed value.
+    return f"""
+    WITH pairs AS ({pairs_query}),
+    cleaned AS (
+        SELECT number, area_code,
+            trim(coalesce(number, '')) AS text,
+            regexp_replace(text, '\\D', '', 'g') AS digits,
+            ltrim(regexp_replace(coalesce(area_code, ''), '\\D', '', 'g'), '0') AS area_ddd
+        FROM pairs
+    ),
+    without_country AS (
+        SELECT *,
+            CASE
+                WHEN starts_with(text, '+') OR starts_with(text, '00') THEN
+                    CASE WHEN starts_with(ltrim_00, '55') THEN ltrim_00[3:] ELSE '+' || ltrim_00 END
+                WHEN starts_with(digits, '55') AND length(digits) IN (12, 13) THEN digits[3:]
+                ELSE digits
+            END AS number_digits
+        FROM (SELECT *, CASE WHEN starts_with(digits, '00') THEN digits[3:] ELSE digits END
+                  AS ltrim_00 FROM cleaned)
+    ),
+    national AS (
+        SELECT number, area_code, text, digits,
+            starts_with(number_digits, '+') AS is_foreign,
+            {non_geographic("number_digits")} AS kept_as_dialled,
+            CASE
+                WHEN is_foreign OR kept_as_dialled THEN number_digits
+                WHEN number_digits[1] = '0' AND length(number_digits) IN (13, 14)
+                    THEN number_digits[4:]  -- 0 + two-digit carrier selection code + DDD + number
+                WHEN number_digits[1] = '0' AND length(number_digits) IN (11, 12)
+                    THEN number_digits[2:]  -- trunk prefix
+                ELSE number_digits
+            END AS without_trunk,
+            CASE
+                WHEN NOT (is_foreign OR kept_as_dialled) AND length(without_trunk) IN (8, 9)
+                    AND area_ddd IN ({valid_ddds}) THEN area_ddd || without_trunk
+                ELSE without_trunk
+            END AS national
+        FROM without_country
+    ),
+    classified AS (
+        SELECT *,
+            -- PBXs send a marker word or zeros ("0000000000", "+00") for a withheld number.
+            lower(text) IN ({markers}) OR regexp_full_match(digits, '0*')
+                OR regexp_full_match(national, '0*') AS is_withheld,
+            {non_geographic("national")} AS is_non_geographic,
+            NOT (is_foreign OR is_non_geographic) AND length(national) IN (10, 11)
+                AND national[1:2] IN ({valid_ddds}) AS has_ddd,
+            CASE WHEN has_ddd THEN national[3:] ELSE national END AS subscriber
+        FROM national
+    )
+    SELECT number, area_code,
+        CASE WHEN NOT is_withheld THEN national END AS national,
+        CASE WHEN NOT is_withheld AND has_ddd THEN national[1:2] END AS ddd,
+        CASE
+            WHEN text = '' THEN 'unknown'
+            WHEN is_withheld THEN 'anonymous'
+            WHEN is_foreign THEN 'unknown'
+            WHEN is_non_geographic THEN
+                CASE WHEN starts_with(national, '0800') THEN 'toll_free' ELSE 'unknown' END
+            WHEN length(subscriber) = 9 AND subscriber[1] = '9' THEN 'mobile'
+            WHEN length(subscriber) = 8 AND subscriber[1] IN ('2', '3', '4', '5') THEN 'fixed'
+            ELSE 'unknown'
+        END AS number_type,
+        CASE WHEN NOT is_withheld THEN
+            CASE WHEN has_ddd THEN '(' || national[1:2] || ') ' ELSE '' END
+            || CASE WHEN length(subscriber) <= 4 THEN repeat('*', length(subscriber))
+                ELSE subscriber[1] || repeat('*', length(subscriber) - 5) || '-'
+                    || subscriber[-4:] END
+        END AS masked
+    FROM classified
+    """  # noqa: S608
 
 
 class MissingPiiKeyError(RuntimeError):
@@ -62,14 +153,6 @@ class MissingPiiKeyError(RuntimeError):
             "e-mails with HMAC-SHA256 under that key. Set it to a long random secret kept "
             "outside the warehouse (e.g. `export PBX55_PII_KEY=$(openssl rand -hex 32)`)."
         )
-
-
-@dataclass(frozen=True)
-class Caller:
-    token: str | None
-    ddd: str | None
-    number_type: str  # mobile, fixed, toll_free, anonymous, unknown
-    masked: str | None
 
 
 @dataclass(frozen=True)
@@ -104,18 +187,6 @@ class Tokenizer:
         keyed.update(value.encode())
         return keyed.hexdigest()
 
-    def caller(self, number: str | None, area_code: str | None) -> Caller:
-        text = (number or "").strip()
-        if not text:
-            return Caller(None, None, "unknown", None)
-        if text.lower() in ANONYMOUS_MARKERS:
-            return Caller(None, None, "anonymous", None)
-        digits = _national_number(text, area_code)
-        if not digits or set(digits) == {"0"}:
-            return Caller(None, None, "anonymous", None)
-        ddd, subscriber, number_type = _classify(digits)
-        return Caller(self.token(digits), ddd, number_type, _mask(ddd, subscriber))
-
     def document(self, value: str | None) -> Document:
         normalised = _NOT_ALPHANUMERIC.sub("", (value or "").upper())
         if not normalised:
@@ -125,56 +196,6 @@ class Tokenizer:
     def email(self, value: str | None) -> str | None:
         normalised = (value or "").strip().lower()
         return self.token(normalised) if normalised else None
-
-
-def _national_number(text: str, area_code: str | None) -> str:
-    """Digits of the national number: `+55`/`55`, trunk `0` and carrier code removed, DDD added."""
-    international = text.startswith(("+", "00"))
-    digits = _NOT_DIGIT.sub("", text)
-    if international:
-        digits = digits.removeprefix("00")
-        if not digits.startswith("55"):
-            return "+" + digits  # foreign number: keep its country code, no DDD
-        digits = digits[2:]
-    elif digits.startswith("55") and len(digits) in (12, 13):
-        digits = digits[2:]
-    if digits.startswith(_NON_GEOGRAPHIC_PREFIXES):
-        return digits
-    if digits.startswith("0") and len(digits) in (13, 14):
-        digits = digits[3:]  # 0 + two-digit carrier selection code + DDD + number
-    elif digits.startswith("0") and len(digits) in (11, 12):
-        digits = digits[1:]  # trunk prefix
-    if len(digits) in (8, 9):
-        ddd = _NOT_DIGIT.sub("", area_code or "").lstrip("0")
-        if ddd in VALID_DDDS:
-            digits = ddd + digits
-    return digits
-
-
-def _classify(digits: str) -> tuple[str | None, str, str]:
-    """(DDD, subscriber number, number type) of a normalised number."""
-    if digits.startswith("+"):
-        return None, digits, "unknown"
-    if digits.startswith(_NON_GEOGRAPHIC_PREFIXES):
-        return None, digits, "toll_free" if digits.startswith("0800") else "unknown"
-    if len(digits) in (10, 11) and digits[:2] in VALID_DDDS:
-        ddd, subscriber = digits[:2], digits[2:]
-    else:
-        ddd, subscriber = None, digits
-    if len(subscriber) == 9 and subscriber[0] == "9":
-        return ddd, subscriber, "mobile"
-    if len(subscriber) == 8 and subscriber[0] in "2345":
-        return ddd, subscriber, "fixed"
-    return ddd, subscriber, "unknown"
-
-
-def _mask(ddd: str | None, subscriber: str) -> str:
-    """`(11) 9****-1234`: the first digit and the last four stay readable."""
-    if len(subscriber) <= 4:
-        body = "*" * len(subscriber)
-    else:
-        body = f"{subscriber[0]}{'*' * (len(subscriber) - 5)}-{subscriber[-4:]}"
-    return f"({ddd}) {body}" if ddd else body
 
 
 def _document_kind(normalised: str) -> str:

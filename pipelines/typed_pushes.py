@@ -26,7 +26,7 @@ from dateutil import parser as dateutil_parser
 
 from ingest.parsing import PARSE_FORM, PushBodyError, parse_push_body
 from pipelines.landed_files import LandedFile
-from pipelines.personal_data import Tokenizer
+from pipelines.personal_data import Tokenizer, normalised_callers_sql
 
 # Body fields kept as text exactly as sent (numbers as their literal text).
 TEXT_FIELDS = (
@@ -179,7 +179,7 @@ def type_landed_files(
     _read_landed_lines(connection, files)
     connection.register("raw_text_fields", _text_fields_from_raw_bodies(connection))
     connection.register("other_dates", _parse_other_dates(connection, timezone))
-    connection.register("callers", _callers(connection, tokenizer))
+    _callers(connection, tokenizer)
     connection.register("documents", _documents(connection, tokenizer))
     connection.register("branch_emails", _branch_emails(connection, tokenizer))
     table = connection.sql(
@@ -187,6 +187,7 @@ def type_landed_files(
     ).to_arrow_table()
     connection.execute("DROP TABLE landed")
     connection.execute("DROP TABLE landed_files")
+    connection.execute("DROP TABLE callers")
     return table.cast(PUSHES_SCHEMA)
 
 
@@ -307,24 +308,23 @@ def _dateutil_or_none(raw: str) -> dt.datetime | None:
     return first if first == second else None
 
 
-def _callers(connection: duckdb.DuckDBPyConnection, tokenizer: Tokenizer) -> pa.Table:
-    pairs = connection.execute(
-        f"""SELECT DISTINCT {_final_text("call_number")}, {_final_text("call_area_code")}
-            FROM landed LEFT JOIN raw_text_fields USING (push_id)"""
-    ).fetchall()
-    rows = [(number, area, tokenizer.caller(number, area)) for number, area in pairs]
-    return pa.table(
-        {
-            "number": [number for number, _, _ in rows],
-            "area_code": [area for _, area, _ in rows],
-            "token": [caller.token for _, _, caller in rows],
-            "ddd": [caller.ddd for _, _, caller in rows],
-            "number_type": [caller.number_type for _, _, caller in rows],
-            "masked": [caller.masked for _, _, caller in rows],
-        },
-        schema=pa.schema(
-            [(name, pa.string()) for name in ("number", "area_code", "token", "ddd")]
-            + [("number_type", pa.string()), ("masked", pa.string())]
+def _callers(connection: duckdb.DuckDBPyConnection, tokenizer: Tokenizer) -> None:
+    """Temp table `callers` (each distinct number and area code, normalised) and their tokens."""
+    pairs = f"""SELECT DISTINCT {_final_text("call_number")} AS number,
+                    {_final_text("call_area_code")} AS area_code
+                FROM landed LEFT JOIN raw_text_fields USING (push_id)"""
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE callers AS {normalised_callers_sql(pairs)}")
+    nationals = [
+        row[0]
+        for row in connection.execute(
+            "SELECT DISTINCT national FROM callers WHERE national IS NOT NULL"
+        ).fetchall()
+    ]
+    connection.register(
+        "caller_tokens",
+        pa.table(
+            {"national": nationals, "token": [tokenizer.token(number) for number in nationals]},
+            schema=pa.schema([("national", pa.string()), ("token", pa.string())]),
         ),
     )
 
@@ -450,7 +450,7 @@ def _typed_select(timezone: str) -> str:
         call_date_utc,
         call_date_format,
         $pii_key_id AS pii_key_id,
-        callers.token AS caller_token,
+        caller_tokens.token AS caller_token,
         callers.ddd AS caller_ddd,
         callers.number_type AS caller_number_type,
         callers.masked AS caller_masked,
@@ -462,6 +462,7 @@ def _typed_select(timezone: str) -> str:
     FROM checked
     LEFT JOIN callers ON callers.number IS NOT DISTINCT FROM checked.call_number
         AND callers.area_code IS NOT DISTINCT FROM checked.call_area_code
+    LEFT JOIN caller_tokens ON caller_tokens.national = callers.national
     LEFT JOIN documents ON documents.document = checked.call_document
     LEFT JOIN branch_emails ON branch_emails.email = checked.branch_email
     """

@@ -44,6 +44,10 @@ CASES: dict[str, dict[str, Any]] = {
     "phone_fixed_trunk": {"call_number": "02133334444"},
     "phone_toll_free": {"call_number": "08001234567"},
     "phone_anonymous": {"call_number": "anonymous"},
+    "phone_carrier_code": {"call_number": "0 15 21 98765-4321"},
+    "phone_international_00": {"call_number": "00 55 11 3003-0000"},
+    "phone_foreign": {"call_number": "+44 20 7123 4567", "call_area_code": "11"},
+    "phone_all_zeros": {"call_number": "0000000000"},
     "cpf": {"call_document": "123.456.789-09"},
     "cnpj_with_letters": {"call_document": "12.ABC.345/01DE-35"},
     "long_document": {"call_document": "123456789012345678"},
@@ -204,6 +208,14 @@ def test_caller_tokens_ddd_type_and_mask(rows: dict[str, dict]) -> None:
     assert rows["phone_toll_free"]["caller_number_type"] == "toll_free"
     anonymous = rows["phone_anonymous"]
     assert (anonymous["caller_token"], anonymous["caller_number_type"]) == (None, "anonymous")
+    assert rows["phone_all_zeros"]["caller_number_type"] == "anonymous"
+    assert rows["phone_carrier_code"]["caller_token"] == plain["caller_token"]
+    international = rows["phone_international_00"]
+    assert international["caller_token"] == tokenizer.token("1130030000")
+    assert (international["caller_ddd"], international["caller_masked"]) == ("11", "(11) 3***-0000")
+    foreign = rows["phone_foreign"]
+    assert foreign["caller_token"] == tokenizer.token("+442071234567")
+    assert (foreign["caller_ddd"], foreign["caller_number_type"]) == (None, "unknown")
     assert rows["numbers_as_strings"]["caller_token"] is None
     assert plain["pii_key_id"] == tokenizer.key_id
 
