@@ -17,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dlt
@@ -121,10 +122,13 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
     log.info("%d sealed landing files waiting", len(waiting))
     load_id = dlt.current.load_package_state()["load_id"]
     with duckdb.connect(":memory:") as connection:
-        for batch in _batches(waiting, BATCH_BYTES):
-            typed = type_landed_files(
+
+        def typed_batch(batch: list[LandedFile]) -> pa.Table:
+            return type_landed_files(
                 connection, batch, timezone=settings.timezone, tokenizer=tokenizer, load_id=load_id
             )
+
+        for batch, typed in _one_ahead(typed_batch, _batches(waiting, BATCH_BYTES)):
             yield dlt.mark.with_hints(typed, PUSHES_HINTS, create_table_variant=True)
             yield dlt.mark.with_hints(
                 _loaded_files_rows(batch, typed), LOADED_FILES_HINTS, create_table_variant=True
@@ -182,6 +186,26 @@ def _batches(files: Sequence[LandedFile], max_bytes: int) -> Iterator[list[Lande
         size += landed.size_bytes
     if batch:
         yield batch
+
+
+def _one_ahead(
+    function: Callable[[list[LandedFile]], pa.Table], batches: Iterable[list[LandedFile]]
+) -> Iterator[tuple[list[LandedFile], pa.Table]]:
+    """`(batch, function(batch))`, typing the next batch while dlt writes the current one.
+
+    dlt writes each yielded table to Parquet on this thread (single-threaded, GIL released)
+    while typing is mostly DuckDB (GIL released too): overlapping them keeps both cores busy.
+    One batch at a time runs in the worker, so the DuckDB connection is never shared.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbx55-typing") as executor:
+        pending: tuple[list[LandedFile], Future[pa.Table]] | None = None
+        for batch in batches:
+            future = executor.submit(function, batch)
+            if pending:
+                yield pending[0], pending[1].result()
+            pending = (batch, future)
+        if pending:
+            yield pending[0], pending[1].result()
 
 
 def _loaded_files_rows(batch: Sequence[LandedFile], typed: pa.Table) -> pa.Table:
