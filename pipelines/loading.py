@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 import dlt
 import duckdb
@@ -30,10 +33,12 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from pbx55.settings import Settings
 from pipelines.landed_files import LandedFile, sealed_landing_files
+from pipelines.malformed_lines import set_aside_malformed_lines
 from pipelines.personal_data import Tokenizer
-from pipelines.typed_pushes import type_landed_files
+from pipelines.typed_pushes import MalformedLinesError, type_landed_files
 
 log = logging.getLogger(__name__)
+Typed = TypeVar("Typed")
 
 RAW_DATASET = "pbx55_raw"
 PIPELINE_NAME = "pbx55_landed_pushes"
@@ -47,6 +52,7 @@ LOADED_FILES_SCHEMA = pa.schema(
     [
         ("source_file", pa.string()),
         ("row_count", pa.int64()),
+        ("malformed_line_count", pa.int64()),
         ("loaded_at", pa.timestamp("us", tz="UTC")),
     ]
 )
@@ -123,15 +129,31 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
     load_id = dlt.current.load_package_state()["load_id"]
     with duckdb.connect(":memory:") as connection:
 
-        def typed_batch(batch: list[LandedFile]) -> pa.Table:
+        def typed_batch(batch: list[LandedFile]) -> tuple[pa.Table, dict[str, int]]:
+            """The batch's rows, and how many lines of each damaged file were set aside."""
+            try:
+                return type_files(batch), {}
+            except MalformedLinesError:
+                with tempfile.TemporaryDirectory(prefix="repair-", dir=settings.data_dir) as work:
+                    repaired = set_aside_malformed_lines(
+                        batch,
+                        quarantine_dir=settings.quarantine_dir,
+                        repair_dir=Path(work),
+                        load_id=load_id,
+                    )
+                    return type_files(repaired.files), repaired.malformed_counts
+
+        def type_files(files: list[LandedFile]) -> pa.Table:
             return type_landed_files(
-                connection, batch, timezone=settings.timezone, tokenizer=tokenizer, load_id=load_id
+                connection, files, timezone=settings.timezone, tokenizer=tokenizer, load_id=load_id
             )
 
-        for batch, typed in _one_ahead(typed_batch, _batches(waiting, BATCH_BYTES)):
+        for batch, (typed, malformed) in _one_ahead(typed_batch, _batches(waiting, BATCH_BYTES)):
             yield dlt.mark.with_hints(typed, PUSHES_HINTS, create_table_variant=True)
             yield dlt.mark.with_hints(
-                _loaded_files_rows(batch, typed), LOADED_FILES_HINTS, create_table_variant=True
+                _loaded_files_rows(batch, typed, malformed),
+                LOADED_FILES_HINTS,
+                create_table_variant=True,
             )
 
 
@@ -189,8 +211,8 @@ def _batches(files: Sequence[LandedFile], max_bytes: int) -> Iterator[list[Lande
 
 
 def _one_ahead(
-    function: Callable[[list[LandedFile]], pa.Table], batches: Iterable[list[LandedFile]]
-) -> Iterator[tuple[list[LandedFile], pa.Table]]:
+    function: Callable[[list[LandedFile]], Typed], batches: Iterable[list[LandedFile]]
+) -> Iterator[tuple[list[LandedFile], Typed]]:
     """`(batch, function(batch))`, typing the next batch while dlt writes the current one.
 
     dlt writes each yielded table to Parquet on this thread (single-threaded, GIL released)
@@ -198,7 +220,7 @@ def _one_ahead(
     One batch at a time runs in the worker, so the DuckDB connection is never shared.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbx55-typing") as executor:
-        pending: tuple[list[LandedFile], Future[pa.Table]] | None = None
+        pending: tuple[list[LandedFile], Future[Typed]] | None = None
         for batch in batches:
             future = executor.submit(function, batch)
             if pending:
@@ -208,7 +230,9 @@ def _one_ahead(
             yield pending[0], pending[1].result()
 
 
-def _loaded_files_rows(batch: Sequence[LandedFile], typed: pa.Table) -> pa.Table:
+def _loaded_files_rows(
+    batch: Sequence[LandedFile], typed: pa.Table, malformed: dict[str, int]
+) -> pa.Table:
     counts = dict.fromkeys((landed.source_file for landed in batch), 0)
     grouped = typed.group_by("source_file").aggregate([("push_id", "count")])
     for source_file, count in zip(
@@ -220,6 +244,7 @@ def _loaded_files_rows(batch: Sequence[LandedFile], typed: pa.Table) -> pa.Table
         {
             "source_file": list(counts),
             "row_count": list(counts.values()),
+            "malformed_line_count": [malformed.get(name, 0) for name in counts],
             "loaded_at": [now] * len(counts),
         },
         schema=LOADED_FILES_SCHEMA,

@@ -26,6 +26,7 @@ from dateutil import parser as dateutil_parser
 
 from ingest.parsing import PARSE_FORM, PushBodyError, parse_push_body
 from pipelines.landed_files import LandedFile
+from pipelines.malformed_lines import LINE_NUMBER_KEY
 from pipelines.personal_data import Tokenizer, normalised_callers_sql
 
 # Body fields kept as text exactly as sent (numbers as their literal text).
@@ -105,8 +106,13 @@ PUSHES_SCHEMA = pa.schema(
 _ENVELOPE_COLUMNS = (
     "{push_id: 'VARCHAR', received_at: 'VARCHAR', receiver_id: 'VARCHAR', method: 'VARCHAR', "
     "path: 'VARCHAR', auth: 'VARCHAR', parse: 'VARCHAR', body_sha256: 'VARCHAR', body: 'JSON', "
-    "raw_body: 'VARCHAR'}"
+    f"raw_body: 'VARCHAR', {LINE_NUMBER_KEY}: 'BIGINT'}}"
 )
+
+
+class MalformedLinesError(Exception):
+    """Some line of the batch is not an envelope the loader can type (`envelope_problem`)."""
+
 
 # Blank means absent: a start push carries "" where the final push carries a value.
 _MACROS = r"""
@@ -195,17 +201,32 @@ def _read_landed_lines(connection: duckdb.DuckDBPyConnection, files: Sequence[La
     """Every file of the batch in one parallel `read_json`, into the temp table `landed`.
 
     Insertion order is preserved, so `landed.rowid` follows the files' lines: a line's number is
-    its rowid minus the first rowid of its file (`landed_files.first_rowid`).
+    its rowid minus the first rowid of its file (`landed_files.first_rowid`), unless the line
+    carries it (a repaired copy, see malformed_lines.py).
+
+    Raises MalformedLinesError, whose message holds no line content, when a line is not a typable
+    envelope (DuckDB's own message quotes the line).
     """
     connection.execute("SET preserve_insertion_order = true")
     field_paths = ", ".join(_sql_text(name) for name in KNOWN_FIELDS)
     paths = ", ".join(_sql_text(str(landed.path)) for landed in files)
-    connection.execute(
-        f"""CREATE OR REPLACE TEMP TABLE landed AS
-            SELECT *, json_extract_string(body, [{field_paths}]) AS field_text
-            FROM read_json([{paths}], format = 'newline_delimited',
-                           columns = {_ENVELOPE_COLUMNS}, filename = true)"""
-    )
+    try:
+        connection.execute(
+            f"""CREATE OR REPLACE TEMP TABLE landed AS
+                SELECT *, json_extract_string(body, [{field_paths}]) AS field_text
+                FROM read_json([{paths}], format = 'newline_delimited',
+                               columns = {_ENVELOPE_COLUMNS}, filename = true)"""
+        )
+    except (duckdb.InvalidInputException, duckdb.ConversionException):
+        raise MalformedLinesError("a landing line is not JSON or not an object") from None
+    untypable = connection.execute(
+        """SELECT count(*) FROM landed
+           WHERE push_id IS NULL OR push_id = ''
+              OR TRY_CAST(received_at AS TIMESTAMPTZ) IS NULL
+              OR body IS NULL OR json_type(body) <> 'OBJECT'"""
+    ).fetchall()[0][0]
+    if untypable:
+        raise MalformedLinesError(f"{untypable} landing lines lack a push_id, time or body")
     connection.register(
         "batch_files",
         pa.table(
@@ -377,7 +398,8 @@ def _typed_select(timezone: str) -> str:
     WITH typed AS (
         SELECT landed.*,
             landed_files.source_file,
-            landed.rowid - landed_files.first_rowid + 1 AS line_number,
+            coalesce(landed.{LINE_NUMBER_KEY}, landed.rowid - landed_files.first_rowid + 1)
+                AS line_number,
             {texts},
             {seconds},
             {money},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import os
 
 import pytest
@@ -125,4 +127,55 @@ def test_an_interrupted_load_is_finished_once_not_repeated(settings: Settings, l
     assert summary.rows == 1  # the new file; the interrupted package was finished first
     call_ids = query(settings, "SELECT call_id FROM pbx55_raw.pushes ORDER BY call_id")
     assert call_ids == [("0",), ("1",), ("2",), ("3",)]
+    assert load_landed_pushes(settings).rows == 0
+
+
+def test_malformed_lines_are_set_aside_and_every_good_line_is_loaded(
+    settings: Settings, land_file, caplog: pytest.LogCaptureFixture
+) -> None:
+    land_file([{"call_id": "a"}, {"call_id": "b"}, {"call_id": "c"}])
+    damaged = land_file([{"call_id": "d"}, {"call_id": "e"}])
+    ruined = land_file([{"call_id": "f"}])
+    phone = "21987654321"
+    good_first, good_last = damaged.read_text().splitlines()
+    bad_lines = [
+        '{"push_id": "torn", "body": {"call_number": "' + phone,
+        "[1, 2]",
+        json.dumps({"received_at": "2026-11-26T17:00:00Z", "body": {"call_number": phone}}),
+        json.dumps({"push_id": "when", "received_at": "yesterday", "body": {}}),
+        json.dumps({"push_id": "form", "received_at": "2026-11-26T17:00:00Z", "body": "a=1"}),
+    ]
+    damaged.write_bytes("\n".join([good_first, *bad_lines, good_last]).encode() + b"\n\xff\xfe{}\n")
+    ruined.write_text("not json at all\n")
+
+    with caplog.at_level(logging.INFO):
+        summary = load_landed_pushes(settings)
+
+    loaded = query(
+        settings, "SELECT call_id, line_number FROM pbx55_raw.pushes ORDER BY source_file, call_id"
+    )
+    assert loaded == [("a", 1), ("b", 2), ("c", 3), ("d", 1), ("e", 7)]
+    assert summary.files == 3
+    files = query(
+        settings,
+        "SELECT row_count, malformed_line_count FROM pbx55_raw.loaded_files ORDER BY source_file",
+    )
+    assert files == [(3, 0), (2, 6), (0, 1)]
+    quarantined = [
+        json.loads(line)
+        for path in sorted(settings.quarantine_dir.rglob("*.malformed-lines.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+    assert [(line["line_number"], line["problem"].split(" (")[0]) for line in quarantined] == [
+        (2, "not JSON"),
+        (3, "not a JSON object"),
+        (4, "no push_id"),
+        (5, "no valid received_at"),
+        (6, "body is not an object"),
+        (8, "not UTF-8"),
+        (1, "not JSON"),
+    ]
+    assert quarantined[0]["line"] == bad_lines[0]  # kept exactly, for a human to repair
+    assert phone not in caplog.text
+    assert "lines 2, 3, 4, 5, 6, 8" in caplog.text
     assert load_landed_pushes(settings).rows == 0
