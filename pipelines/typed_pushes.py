@@ -208,12 +208,13 @@ def _read_landed_lines(connection: duckdb.DuckDBPyConnection, files: Sequence[La
     envelope (DuckDB's own message quotes the line).
     """
     connection.execute("SET preserve_insertion_order = true")
-    field_paths = ", ".join(_sql_text(name) for name in KNOWN_FIELDS)
+    # Every known field as text, in one pass over each body; numbers keep their JSON spelling.
+    as_text = _sql_text(json.dumps(dict.fromkeys(KNOWN_FIELDS, "VARCHAR")))
     paths = ", ".join(_sql_text(str(landed.path)) for landed in files)
     try:
         connection.execute(
             f"""CREATE OR REPLACE TEMP TABLE landed AS
-                SELECT *, json_extract_string(body, [{field_paths}]) AS field_text
+                SELECT *, json_transform(body, {as_text}) AS field_text
                 FROM read_json([{paths}], format = 'newline_delimited',
                                columns = {_ENVELOPE_COLUMNS}, filename = true)"""
         )
@@ -284,8 +285,8 @@ def _parse_other_dates(connection: duckdb.DuckDBPyConnection, timezone: str) -> 
     values = [
         row[0]
         for row in connection.execute(
-            f"""SELECT DISTINCT field_text[{_position("call_date")}] FROM landed
-                WHERE pbx_date_format(field_text[{_position("call_date")}]) = 'other'"""
+            f"""SELECT DISTINCT {_body_text("call_date")} FROM landed
+                WHERE pbx_date_format({_body_text("call_date")}) = 'other'"""
         ).fetchall()
     ]
     zone = zoneinfo.ZoneInfo(timezone)
@@ -384,7 +385,7 @@ def _distinct_final_texts(connection: duckdb.DuckDBPyConnection, name: str) -> l
 
 def _typed_select(timezone: str) -> str:
     zone = _sql_text(timezone)
-    date_text = f"field_text[{_position('call_date')}]"
+    date_text = _body_text("call_date")
     seconds = ",\n".join(f"pbx_seconds({_body_text(name)}) AS {name}" for name in SECONDS_FIELDS)
     money = ",\n".join(f"pbx_money({_body_text(name)}) AS {name}" for name in MONEY_FIELDS)
     texts = ",\n".join(f"{_final_text(name)} AS {name}" for name in TEXT_FIELDS)
@@ -490,13 +491,8 @@ def _typed_select(timezone: str) -> str:
     """
 
 
-def _position(name: str) -> int:
-    """1-based index of a field in the `field_text` list."""
-    return KNOWN_FIELDS.index(name) + 1
-
-
 def _body_text(name: str) -> str:
-    return f"field_text[{_position(name)}]"
+    return f"field_text.{name}"
 
 
 def _final_text(name: str) -> str:
@@ -504,7 +500,7 @@ def _final_text(name: str) -> str:
     if name in TEXT_FIELDS:
         return (
             f"CASE WHEN raw_text_fields.push_id IS NOT NULL THEN raw_text_fields.{name}"
-            f" ELSE field_text[{_position(name)}] END"
+            f" ELSE {_body_text(name)} END"
         )
     return _body_text(name)
 
