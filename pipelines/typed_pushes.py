@@ -224,7 +224,8 @@ def _read_landed_lines(connection: duckdb.DuckDBPyConnection, files: Sequence[La
         """SELECT count(*) FROM landed
            WHERE push_id IS NULL OR push_id = ''
               OR TRY_CAST(received_at AS TIMESTAMPTZ) IS NULL
-              OR body IS NULL OR json_type(body) <> 'OBJECT'"""
+              -- read_json re-serialises `body` minified: an object starts with '{'.
+              OR body IS NULL OR NOT starts_with(CAST(body AS VARCHAR), '{')"""
     ).fetchall()[0][0]
     if untypable:
         raise MalformedLinesError(f"{untypable} landing lines lack a push_id, time or body")
@@ -438,9 +439,8 @@ def _typed_select(timezone: str) -> str:
     ),
     checked AS (
         SELECT *,
-            list_filter([{unparsed},
-                         CASE WHEN call_date_format = 'unparsed' THEN 'call_date' END],
-                        lambda name: name IS NOT NULL) AS unparsed_fields
+            nullif(concat_ws(',', {unparsed},
+                CASE WHEN call_date_format = 'unparsed' THEN 'call_date' END), '') AS parse_errors
         FROM dated
     )
     SELECT
@@ -461,9 +461,11 @@ def _typed_select(timezone: str) -> str:
                                   lambda k: NOT list_contains({known_list}, k))) > 0
             THEN CAST(json_merge_patch(body, {_sql_text(known_fields_removed)}) AS VARCHAR)
         END AS extra_fields_json,
-        nullif(array_to_string(unparsed_fields, ','), '') AS parse_errors,
-        CASE WHEN len(unparsed_fields) > 0 THEN CAST(to_json(map_from_entries(list_transform(
-            unparsed_fields, lambda name: {{k: name, v: json_extract(body, '$.' || name)}}
+        parse_errors,
+        -- Rare, so built only where needed (a list per row would cost every row).
+        CASE WHEN parse_errors IS NOT NULL THEN CAST(to_json(map_from_entries(list_transform(
+            string_split(parse_errors, ','),
+            lambda name: {{k: name, v: json_extract(body, '$.' || name)}}
         ))) AS VARCHAR) END AS unparsed_values_json,
         {", ".join(TEXT_FIELDS)},
         {", ".join(SECONDS_FIELDS)},
