@@ -14,9 +14,12 @@ an old partition) is still loaded, once.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import datetime as dt
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,6 +50,7 @@ LOADED_FILES_TABLE = "loaded_files"
 # Landed JSON read per DuckDB pass: large enough to amortise each pass, small enough that the
 # typed batch (about three times the JSON) stays a few hundred MB in memory.
 BATCH_BYTES = 192 * 1024 * 1024
+TYPING_THREADS = 2
 
 LOADED_FILES_SCHEMA = pa.schema(
     [
@@ -127,28 +131,17 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
     ]
     log.info("%d sealed landing files waiting", len(waiting))
     load_id = dlt.current.load_package_state()["load_id"]
-    with duckdb.connect(":memory:") as connection:
-
-        def typed_batch(batch: list[LandedFile]) -> tuple[pa.Table, dict[str, int]]:
-            """The batch's rows, and how many lines of each damaged file were set aside."""
-            try:
-                return type_files(batch), {}
-            except MalformedLinesError:
-                with tempfile.TemporaryDirectory(prefix="repair-", dir=settings.data_dir) as work:
-                    repaired = set_aside_malformed_lines(
-                        batch,
-                        quarantine_dir=settings.quarantine_dir,
-                        repair_dir=Path(work),
-                        load_id=load_id,
-                    )
-                    return type_files(repaired.files), repaired.malformed_counts
-
-        def type_files(files: list[LandedFile]) -> pa.Table:
-            return type_landed_files(
-                connection, files, timezone=settings.timezone, tokenizer=tokenizer, load_id=load_id
+    with (
+        duckdb.connect(":memory:") as connection,
+        # Closed first: typing still running finishes before its connection is closed.
+        contextlib.closing(
+            _typed_ahead(
+                _BatchTyper(connection, settings, tokenizer, load_id),
+                _batches(waiting, BATCH_BYTES),
             )
-
-        for batch, (typed, malformed) in _one_ahead(typed_batch, _batches(waiting, BATCH_BYTES)):
+        ) as typed_batches,
+    ):
+        for batch, (typed, malformed) in typed_batches:
             yield dlt.mark.with_hints(typed, PUSHES_HINTS, create_table_variant=True)
             yield dlt.mark.with_hints(
                 _loaded_files_rows(batch, typed, malformed),
@@ -210,24 +203,71 @@ def _batches(files: Sequence[LandedFile], max_bytes: int) -> Iterator[list[Lande
         yield batch
 
 
-def _one_ahead(
+class _BatchTyper:
+    """Types a batch on the calling thread's own DuckDB cursor (temp tables are per cursor)."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        settings: Settings,
+        tokenizer: Tokenizer,
+        load_id: str,
+    ) -> None:
+        self._connection = connection
+        self._settings = settings
+        self._tokenizer = tokenizer
+        self._load_id = load_id
+        self._per_thread = threading.local()
+
+    def __call__(self, batch: list[LandedFile]) -> tuple[pa.Table, dict[str, int]]:
+        """The batch's rows, and how many lines of each damaged file were set aside."""
+        try:
+            return self._type(batch), {}
+        except MalformedLinesError:
+            with tempfile.TemporaryDirectory(prefix="repair-", dir=self._settings.data_dir) as work:
+                repaired = set_aside_malformed_lines(
+                    batch,
+                    quarantine_dir=self._settings.quarantine_dir,
+                    repair_dir=Path(work),
+                    load_id=self._load_id,
+                )
+                return self._type(repaired.files), repaired.malformed_counts
+
+    def _type(self, files: list[LandedFile]) -> pa.Table:
+        if not hasattr(self._per_thread, "cursor"):
+            self._per_thread.cursor = self._connection.cursor()
+        return type_landed_files(
+            self._per_thread.cursor,
+            files,
+            timezone=self._settings.timezone,
+            tokenizer=self._tokenizer,
+            load_id=self._load_id,
+        )
+
+
+def _typed_ahead(
     function: Callable[[list[LandedFile]], Typed], batches: Iterable[list[LandedFile]]
 ) -> Iterator[tuple[list[LandedFile], Typed]]:
-    """`(batch, function(batch))`, typing the next batch while dlt writes the current one.
+    """`(batch, function(batch))` in order, typing the next batches while dlt writes this one.
 
-    dlt writes each yielded table to Parquet on this thread (single-threaded, GIL released)
-    while typing is mostly DuckDB (GIL released too): overlapping them keeps both cores busy.
-    One batch at a time runs in the worker, so the DuckDB connection is never shared.
+    dlt writes each yielded table to Parquet on this thread, and typing alternates between
+    DuckDB (both cores) and Python on distinct values (one core): two batches typed at once
+    plus the write keep both cores busy (10.6 s instead of 12.7 s for 1M pushes, peak memory
+    1.35 GB instead of 1.15 GB).
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbx55-typing") as executor:
-        pending: tuple[list[LandedFile], Future[Typed]] | None = None
+    executor = ThreadPoolExecutor(max_workers=TYPING_THREADS, thread_name_prefix="pbx55-typing")
+    try:
+        pending: collections.deque[tuple[list[LandedFile], Future[Typed]]] = collections.deque()
         for batch in batches:
-            future = executor.submit(function, batch)
-            if pending:
-                yield pending[0], pending[1].result()
-            pending = (batch, future)
-        if pending:
-            yield pending[0], pending[1].result()
+            pending.append((batch, executor.submit(function, batch)))
+            if len(pending) > TYPING_THREADS:
+                typed_batch, future = pending.popleft()
+                yield typed_batch, future.result()
+        while pending:
+            typed_batch, future = pending.popleft()
+            yield typed_batch, future.result()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _loaded_files_rows(

@@ -179,3 +179,25 @@ def test_malformed_lines_are_set_aside_and_every_good_line_is_loaded(
     assert phone not in caplog.text
     assert "lines 2, 3, 4, 5, 6, 8" in caplog.text
     assert load_landed_pushes(settings).rows == 0
+
+
+def test_many_batches_typed_in_parallel_keep_every_line_and_its_number(
+    settings: Settings, land_file, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipelines.loading, "BATCH_BYTES", 1)  # one file per batch
+    sizes = [3, 1, 4, 1, 5, 9, 2]
+    for file_index, size in enumerate(sizes):
+        land_file([{"call_id": f"{file_index}-{line}"} for line in range(1, size + 1)])
+
+    summary = load_landed_pushes(settings)
+
+    assert (summary.files, summary.rows) == (len(sizes), sum(sizes))
+    rows = query(settings, "SELECT call_id, line_number FROM pbx55_raw.pushes")
+    assert sorted(rows) == sorted(
+        (f"{file_index}-{line}", line)
+        for file_index, size in enumerate(sizes)
+        for line in range(1, size + 1)
+    )
+    assert query(settings, "SELECT row_count FROM pbx55_raw.loaded_files ORDER BY source_file") == [
+        (size,) for size in sizes
+    ]
