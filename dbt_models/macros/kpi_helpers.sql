@@ -48,7 +48,9 @@
 
 {#
     Incremental KPI marts recompute whole reporting days: the days of the rows that `models`
-    (fct_calls, fct_journeys) rebuilt since this mart was last built.
+    (fct_calls, fct_journeys) rebuilt since this mart was last built, and the days rebuilt calls
+    moved away from. A journey is reported on its root leg's day and every leg of a changed
+    journey is rebuilt, so the days of fct_calls cover the days journeys left.
 #}
 {% macro rebuilt_reported_dates(models) -%}
     {%- for model in models %}
@@ -58,4 +60,24 @@
         select reported_date from {{ ref(model) }}
         where built_at > {{ high_watermark('built_at') }}
     {%- endfor %}
+    {%- if 'fct_calls' in models %}
+        union
+        select moved_from_reported_date from {{ ref('fct_calls') }}
+        where built_at > {{ high_watermark('built_at') }} and moved_from_reported_date is not null
+    {%- endif %}
+{%- endmacro %}
+
+{#
+    Pre-hook of the incremental models keyed by reporting day: deletes the days rebuilt calls
+    moved away from. delete+insert replaces only the days the new rows carry, so a day a call
+    left, and that no call is left on, would otherwise keep counting it.
+#}
+{% macro delete_days_calls_left() -%}
+    {%- if is_incremental() %}
+        delete from {{ this }} where reported_date in (
+            select moved_from_reported_date from {{ ref('fct_calls') }}
+            where built_at > {{ high_watermark('built_at') }}
+                and moved_from_reported_date is not null
+        )
+    {%- endif %}
 {%- endmacro %}

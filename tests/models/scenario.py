@@ -12,6 +12,8 @@ from typing import Any
 from .raw_pushes import LOCAL_OFFSET, PushFactory
 
 AS_OF_UTC = "2026-11-20 21:00:00+00"
+# m1's first push carries no call_date: the call is placed by its receipt, on the 21st (local).
+MIDNIGHT_CALL_RECEIVED = datetime(2026, 11, 21, 3, 1, tzinfo=UTC)
 QUEUE = "4961-CREDITO_P1"
 OTHER_QUEUE = "4962-COBRANCA"
 
@@ -166,6 +168,16 @@ def first_batch(factory: PushFactory) -> list[tuple[Any, ...]]:
             started_local=local(16),
         )
     )
+    rows.append(
+        factory.push(
+            MIDNIGHT_CALL_RECEIVED,
+            call_id="m1",
+            call_type="receptivo",
+            call_status="new_call",
+            call_queue="",
+            call_time=0,
+        )
+    )
     return rows
 
 
@@ -209,4 +221,14 @@ def second_batch(factory: PushFactory) -> list[tuple[Any, ...]]:
             final={**talk, "call_time_waiting": 9, "call_transfer_id": "u3"},
         ),
         *inbound_call(factory, "c9", local(18), final={**talk, "call_time_waiting": 2}),
+        # m1's call_date arrives at last: it started on the 20th, not the 21st it was placed on.
+        factory.push(
+            MIDNIGHT_CALL_RECEIVED + timedelta(seconds=60),
+            call_id="m1",
+            call_type="receptivo",
+            call_queue=QUEUE,
+            started_local=local(23, 58),
+            call_time_waiting=4,
+            **talk,
+        ),
     ]

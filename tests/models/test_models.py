@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -28,13 +29,16 @@ RAW_PERSONAL_VALUES = [
 ]
 
 
-def rows_by_key(settings: Settings, table: str, key: str, prefix: str = "") -> dict[str, dict]:
+def mart_rows(settings: Settings, table: str, prefix: str = "") -> list[dict]:
     with connect(settings) as connection:
         cursor = connection.cursor()
         cursor.execute(f"select * from {prefix}marts.{table}")  # noqa: S608
         names = [column[0] for column in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    return {row[key]: row for row in rows}
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def rows_by_key(settings: Settings, table: str, key: str, prefix: str = "") -> dict[str, dict]:
+    return {row[key]: row for row in mart_rows(settings, table, prefix)}
 
 
 @pytest.fixture
@@ -78,6 +82,7 @@ def test_duckdb_build_reduces_calls_links_journeys_and_updates_incrementally(
         "u2",
         "u3",
         "s1",
+        "m1",
     }
     c1 = calls["c1"]
     # Out of order, retried and with an empty final status: still answered, the retry not counted.
@@ -111,7 +116,12 @@ def test_duckdb_build_reduces_calls_links_journeys_and_updates_incrementally(
     assert journeys["c1"]["is_repeated_by_caller_24h"]  # c2 came from the same caller
     assert journeys["c4"]["is_repeated_by_caller_24h"] is None  # anonymous: never clustered
 
-    daily = rows_by_key(settings, "kpi_daily", "call_kind")
+    assert calls["m1"]["reported_date"] == date(2026, 11, 21)  # no call_date yet: its receipt
+    daily = {
+        row["call_kind"]: row
+        for row in mart_rows(settings, "kpi_daily")
+        if row["reported_date"] == date(2026, 11, 20)
+    }
     inbound = daily["inbound"]
     assert (inbound["legs"], inbound["inbound_calls"], inbound["transfer_in_legs"]) == (11, 8, 3)
     assert (inbound["offered"], inbound["answered"], inbound["abandoned"]) == (10, 6, 2)
@@ -128,6 +138,11 @@ def test_duckdb_build_reduces_calls_links_journeys_and_updates_incrementally(
     assert calls["c1"]["outcome"] == "answered" and calls["c1"]["late_push_count"] == 2
     assert calls["u4"]["journey_id"] == "u1" and calls["u3"]["has_transfer_out"]
     assert rows_by_key(settings, "fct_journeys", "journey_id")["u1"]["legs"] == 4
+    moved = calls["m1"]
+    assert (moved["reported_date"], moved["moved_from_reported_date"]) == (
+        date(2026, 11, 20),
+        date(2026, 11, 21),
+    )
 
     incremental = snapshot(settings)
     build_models(settings, full_refresh=True, dbt_vars=VARS)
@@ -150,7 +165,7 @@ def test_postgres_marts_equal_duckdb_marts(
     postgres_marts = snapshot(pg_settings, schema_prefix=prefix)
     for table in MART_TABLES:
         assert postgres_marts[table] == duckdb_marts[table], table
-    assert len(duckdb_marts["fct_calls"]) == 15
+    assert len(duckdb_marts["fct_calls"]) == 16
 
 
 def _assert_no_personal_data(settings: Settings) -> None:

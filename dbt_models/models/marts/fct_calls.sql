@@ -76,13 +76,23 @@ with
 
 calls as (
 
-    select reduced.*
+    select
+        reduced.*,
+        {% if is_incremental() %}
+            counted_before.reported_date as previous_reported_date
+        {% else %}
+            cast(null as date) as previous_reported_date
+        {% endif %}
     from {{ ref('int_calls__reduced') }} as reduced
     {% if is_incremental() %}
         inner join calls_to_rebuild
             on
                 reduced.central_id = calls_to_rebuild.central_id
                 and reduced.call_id = calls_to_rebuild.call_id
+        left join {{ this }} as counted_before
+            on
+                reduced.central_id = counted_before.central_id
+                and reduced.call_id = counted_before.call_id
     {% endif %}
 
 ),
@@ -137,6 +147,11 @@ final as (
         started_at_utc,
         reported_at,
         cast(reported_at as date) as reported_date,
+        -- A call reported by its receipt time until its call_date arrived moves to another day:
+        -- the KPI marts recompute the day it left too (rebuilt_reported_dates).
+        case
+            when previous_reported_date <> cast(reported_at as date) then previous_reported_date
+        end as moved_from_reported_date,
         queue,
         branch_mask,
         branch_email_token,

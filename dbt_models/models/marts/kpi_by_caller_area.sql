@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='reported_date',
+        pre_hook="{{ delete_days_calls_left() }}",
         on_schema_change='append_new_columns',
     )
 }}

@@ -3,11 +3,13 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='reported_date',
+        pre_hook="{{ delete_days_calls_left() }}",
         on_schema_change='append_new_columns',
     )
 }}
 
 -- Receptive journeys by the IVR option of their first leg.
+-- depends_on: {{ ref('fct_calls') }} (the days rebuilt calls moved from)
 with
 
 journeys_in_scope as (
@@ -15,7 +17,7 @@ journeys_in_scope as (
     select * from {{ ref('fct_journeys') }}
     {% if is_incremental() %}
         -- Whole reporting days are recomputed: the days of the rows rebuilt since the last run.
-        where reported_date in ({{ rebuilt_reported_dates(['fct_journeys']) }})
+        where reported_date in ({{ rebuilt_reported_dates(['fct_calls', 'fct_journeys']) }})
     {% endif %}
 
 ),
