@@ -101,6 +101,11 @@ def raw_pipeline(settings: Settings, dataset_name: str = RAW_DATASET) -> dlt.Pip
     Its working state lives under the data dir, and the DuckDB path is always explicit, so
     nothing lands in the current directory or in `~/.dlt`.
     """
+    # A completed load package holds every push it loaded, phone numbers included: kept, it
+    # would be a second raw table on disk that retention never purges. Once files are deleted
+    # after loading, compressing them only costs time (half of a Postgres load).
+    dlt.config["load.delete_completed_jobs"] = True
+    dlt.config["normalize.data_writer.disable_compression"] = True
     if settings.warehouse == "postgres":
         destination = dlt.destinations.postgres(credentials=_postgres_credentials(settings))
     else:

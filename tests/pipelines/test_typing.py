@@ -258,3 +258,16 @@ def test_the_key_never_reaches_the_warehouse_or_the_pipeline_state(
     for path in settings.data_dir.rglob("*"):
         if path.is_file():
             assert TEST_PII_KEY.encode() not in path.read_bytes(), path
+
+
+def test_no_copy_of_the_pushes_stays_in_the_pipeline_working_dir(
+    loaded: tuple[Settings, dict[str, dict]],
+) -> None:
+    # Retention purges landing files and raw rows; dlt's loaded files would outlive both.
+    settings = loaded[0]
+    load_files = [
+        path
+        for path in (settings.data_dir / "dlt_pipelines").rglob("*")
+        if path.name.startswith(("pushes.", "loaded_files."))
+    ]
+    assert load_files == []
