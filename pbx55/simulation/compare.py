@@ -11,8 +11,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import duckdb
+from typing import Any
 
 # architecture.md's outcome vocabulary has no value for an SMS; the models report `unknown`.
 CONTRACT_OUTCOME = {"sms": "unknown"}
@@ -30,21 +29,21 @@ FCT_CALLS_COLUMNS = (
 )  # fmt: skip
 
 
-def _rows(connection: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> list[dict]:
-    sql = f"select {', '.join(columns)} from marts.{table}"  # noqa: S608 - constant names
-    cursor = connection.execute(sql)
+def _rows(connection: Any, table: str, columns: Sequence[str], schema: str) -> list[dict]:
+    cursor = connection.cursor()
+    cursor.execute(f"select {', '.join(columns)} from {schema}.{table}")  # noqa: S608 - constants
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def fct_calls_rows(connection: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
-    """The compared columns of every `marts.fct_calls` row, as dicts."""
-    return _rows(connection, "fct_calls", FCT_CALLS_COLUMNS)
+def fct_calls_rows(connection: Any, schema: str = "marts") -> list[dict[str, object]]:
+    """The compared columns of every `fct_calls` row, as dicts (a DuckDB or DB-API connection)."""
+    return _rows(connection, "fct_calls", FCT_CALLS_COLUMNS, schema)
 
 
-def fct_journeys_rows(connection: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
-    """The compared columns of every `marts.fct_journeys` row, as dicts."""
-    return _rows(connection, "fct_journeys", FCT_JOURNEYS_COLUMNS)
+def fct_journeys_rows(connection: Any, schema: str = "marts") -> list[dict[str, object]]:
+    """The compared columns of every `fct_journeys` row, as dicts."""
+    return _rows(connection, "fct_journeys", FCT_JOURNEYS_COLUMNS, schema)
 
 
 @dataclass

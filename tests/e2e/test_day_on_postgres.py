@@ -1,0 +1,89 @@
+"""A simulated day through the real receiver into Postgres: the loader and models the DuckDB
+end-to-end test runs, on the other warehouse (`PBX55_WAREHOUSE=postgres`), checked against the
+ground truth the same way."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import psycopg2
+import pytest
+
+from pbx55.demo import running_receiver, settings_environment
+from pbx55.settings import Settings
+from pbx55.simulation import SimulationConfig, run_simulation
+from pbx55.simulation.compare import (
+    compare_calls,
+    compare_journeys,
+    fct_calls_rows,
+    fct_journeys_rows,
+)
+from pbx55.simulator import yesterday_in_sao_paulo
+from pipelines.loading import RAW_DATASET, load_landed_pushes
+from pipelines.transform import build_models
+
+TOKEN = "e2e-token-0123456789abcdef"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def postgres_prefix(postgres_url: str, postgres_schema_suffix: str):
+    prefix = f"pbx55_e2e_{postgres_schema_suffix}_"
+    yield prefix
+    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "select schema_name from information_schema.schemata where schema_name like %s",
+            [prefix + "%"],
+        )
+        for (schema,) in cursor.fetchall():
+            cursor.execute(f'drop schema "{schema}" cascade')
+    connection.close()
+
+
+def test_a_day_on_postgres_agrees_with_the_ground_truth(
+    tmp_path, postgres_url: str, postgres_prefix: str
+) -> None:
+    settings = Settings.from_env(
+        {
+            "PBX55_DATA_DIR": str(tmp_path / "data"),
+            "PBX55_TOKENS": TOKEN,
+            "PBX55_PII_KEY": "e2e-pii-key",
+        }
+    )
+    config = SimulationConfig(
+        day=yesterday_in_sao_paulo() - timedelta(days=5), calls=150, seed=5505, agents=4
+    )
+    with running_receiver(settings_environment(settings)) as receiver:
+        report = run_simulation(
+            config,
+            url=receiver.push_url,
+            token=TOKEN,
+            truth_path=tmp_path / "truth.jsonl",
+            concurrency=8,
+            progress=False,
+        )
+    on_postgres = dataclasses.replace(settings, warehouse="postgres", postgres_url=postgres_url)
+
+    load_landed_pushes(on_postgres, dataset_name=postgres_prefix + RAW_DATASET)
+    with pytest.MonkeyPatch.context() as patch:  # past the grace period, as in the DuckDB test
+        as_of = datetime.now(UTC) + timedelta(hours=3)
+        patch.setenv("PBX55_AS_OF_UTC", as_of.strftime("%Y-%m-%d %H:%M:%S"))
+        build_models(on_postgres, schema_prefix=postgres_prefix)
+
+    with psycopg2.connect(postgres_url) as connection:
+        cursor = connection.cursor()
+        cursor.execute(f"select push_id from {postgres_prefix}{RAW_DATASET}.pushes")  # noqa: S608
+        counts = Counter(push_id for (push_id,) in cursor.fetchall())
+        calls = fct_calls_rows(connection, schema=f"{postgres_prefix}marts")
+        journeys = fct_journeys_rows(connection, schema=f"{postgres_prefix}marts")
+    connection.close()
+    acknowledged = [result.push_id for result in report.delivery.results if result.acknowledged]
+    assert acknowledged and [p for p in acknowledged if counts[p] != 1] == []
+    assert len(calls) >= config.calls  # transfers add legs
+    comparison = compare_calls(report.truth, calls)
+    assert comparison.agrees, comparison.report(examples=10)
+    differences = compare_journeys(report.truth, journeys)
+    assert differences == [], "\n".join(differences[:20])
