@@ -36,7 +36,7 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from pbx55.settings import Settings
 from pipelines.landed_files import LandedFile, sealed_landing_files
-from pipelines.malformed_lines import set_aside_malformed_lines
+from pipelines.malformed_lines import set_aside_line_count, set_aside_malformed_lines
 from pipelines.personal_data import Tokenizer
 from pipelines.typed_pushes import MalformedLinesError, type_landed_files
 
@@ -85,15 +85,19 @@ class LoadSummary:
     rows: int
     seconds: float
     destination: str
+    malformed_lines: int = 0  # set aside in landing/quarantine/ (see malformed_lines.py)
 
     def __str__(self) -> str:
         if not self.files:
             return f"no sealed landing files waiting ({self.destination}, {self.seconds:.1f} s)"
         rate = self.rows / self.seconds if self.seconds else 0.0
-        return (
+        loaded = (
             f"loaded {self.rows} pushes from {self.files} files into "
             f"{self.destination} in {self.seconds:.1f} s ({rate:,.0f} rows/s)"
         )
+        if self.malformed_lines:
+            loaded += f"; {self.malformed_lines} malformed lines set aside in landing/quarantine/"
+        return loaded
 
 
 def raw_pipeline(settings: Settings, dataset_name: str = RAW_DATASET) -> dlt.Pipeline:
@@ -168,12 +172,17 @@ def load_landed_pushes(settings: Settings, dataset_name: str = RAW_DATASET) -> L
         log.warning("finishing an interrupted load first")
         pipeline.run()
     pipeline.run(landed_pushes(settings))
-    row_counts = pipeline.last_trace.last_normalize_info.row_counts
+    trace = pipeline.last_trace
+    row_counts = trace.last_normalize_info.row_counts
     return LoadSummary(
         files=row_counts.get(LOADED_FILES_TABLE, 0),
         rows=row_counts.get(PUSHES_TABLE, 0),
         seconds=time.perf_counter() - started,
         destination=_describe_destination(settings, dataset_name),
+        malformed_lines=sum(
+            set_aside_line_count(settings.quarantine_dir, load_id)
+            for load_id in trace.last_extract_info.loads_ids
+        ),
     )
 
 

@@ -89,6 +89,18 @@ def set_aside_malformed_lines(
     return RepairedBatch(repaired, counts)
 
 
+def set_aside_line_count(quarantine_dir: Path, load_id: str) -> int:
+    """How many lines the load `load_id` set aside."""
+    return sum(
+        len(path.read_bytes().splitlines())
+        for path in quarantine_dir.glob(f"date=*/*{_quarantine_suffix(load_id)}")
+    )
+
+
+def _quarantine_suffix(load_id: str) -> str:
+    return f".{load_id}.malformed-lines.jsonl"
+
+
 def _split_lines(path: Path) -> tuple[list[str], list[MalformedLine]]:
     good: list[str] = []
     bad: list[MalformedLine] = []
@@ -133,7 +145,7 @@ def _quarantine(
     write_quarantine_file(
         quarantine_dir,
         date.isoformat(),
-        f"{landed.path.name}.{load_id}.malformed-lines.jsonl",
+        landed.path.name + _quarantine_suffix(load_id),
         content.encode(),
     )
 

@@ -54,6 +54,7 @@ def build_raw_pushes_assets(settings: Settings) -> dg.AssetsDefinition:
                 metadata={
                     "files_loaded": summary.files,
                     "rows_loaded": summary.rows,
+                    "malformed_lines_set_aside": summary.malformed_lines,
                     "seconds": round(summary.seconds, 2),
                     "destination": summary.destination,
                 },

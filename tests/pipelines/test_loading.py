@@ -155,7 +155,8 @@ def test_malformed_lines_are_set_aside_and_every_good_line_is_loaded(
         settings, "SELECT call_id, line_number FROM pbx55_raw.pushes ORDER BY source_file, call_id"
     )
     assert loaded == [("a", 1), ("b", 2), ("c", 3), ("d", 1), ("e", 7)]
-    assert summary.files == 3
+    assert (summary.files, summary.malformed_lines) == (3, 7)
+    assert "7 malformed lines set aside in landing/quarantine/" in str(summary)
     files = query(
         settings,
         "SELECT row_count, malformed_line_count FROM pbx55_raw.loaded_files ORDER BY source_file",
