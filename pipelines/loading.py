@@ -9,6 +9,10 @@ Which files are waiting is decided by comparing names with `loaded_files` in the
 never by modification times: a file the receiver seals late (after a crash, with an old mtime and
 an old partition) is still loaded, once.
 
+Batches are typed two at a time on worker threads while dlt writes the previous one; a batch
+with a malformed line is re-typed without it (malformed_lines.py), so one damaged file never
+stops the load.
+
 `load_landed_pushes` is the one entry point, used by `pbx55 load` and by the Dagster asset.
 """
 
