@@ -14,15 +14,16 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+from simulated_day import build_models_after_the_day, send_day
 
-from pbx55.demo import running_receiver, settings_environment
+from pbx55.demo import settings_environment
 from pbx55.settings import Settings
-from pbx55.simulation import SimulationConfig, run_simulation
+from pbx55.simulation import SimulationConfig
 from pbx55.simulation.compare import (
     compare_calls,
     compare_journeys,
@@ -32,7 +33,6 @@ from pbx55.simulation.compare import (
 from pbx55.simulator import yesterday_in_sao_paulo
 from pipelines.loading import load_landed_pushes
 from pipelines.serving import publish_bi_copy
-from pipelines.transform import build_models
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token-0123456789abcdef"
@@ -56,22 +56,9 @@ def day_through_the_pipeline(tmp_path_factory: pytest.TempPathFactory):
     config = SimulationConfig(
         day=yesterday_in_sao_paulo() - timedelta(days=6), calls=CALLS, seed=SEED, agents=6
     )
-    with running_receiver(settings_environment(settings)) as receiver:
-        report = run_simulation(
-            config,
-            url=receiver.push_url,
-            token=TOKEN,
-            truth_path=data_dir / "truth.jsonl",
-            concurrency=8,
-            progress=False,
-        )
+    report = send_day(settings, config, data_dir / "truth.jsonl")
     load_landed_pushes(settings)
-    # The day was sent in seconds, so its pushes all arrived just now. Build as if three hours
-    # had passed, so that calls without a final push are past the 2 h grace period.
-    with pytest.MonkeyPatch.context() as patch:
-        as_of = datetime.now(UTC) + timedelta(hours=3)
-        patch.setenv("PBX55_AS_OF_UTC", as_of.strftime("%Y-%m-%d %H:%M:%S"))
-        build_models(settings)
+    build_models_after_the_day(settings)
     return settings, report
 
 

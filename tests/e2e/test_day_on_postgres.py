@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import psycopg2
 import pytest
+from simulated_day import build_models_after_the_day, send_day
 
-from pbx55.demo import running_receiver, settings_environment
 from pbx55.settings import Settings
-from pbx55.simulation import SimulationConfig, run_simulation
+from pbx55.simulation import SimulationConfig
 from pbx55.simulation.compare import (
     compare_calls,
     compare_journeys,
@@ -22,7 +22,6 @@ from pbx55.simulation.compare import (
 )
 from pbx55.simulator import yesterday_in_sao_paulo
 from pipelines.loading import RAW_DATASET, load_landed_pushes
-from pipelines.transform import build_models
 
 TOKEN = "e2e-token-0123456789abcdef"
 
@@ -56,22 +55,11 @@ def test_a_day_on_postgres_agrees_with_the_ground_truth(
     config = SimulationConfig(
         day=yesterday_in_sao_paulo() - timedelta(days=5), calls=150, seed=5505, agents=4
     )
-    with running_receiver(settings_environment(settings)) as receiver:
-        report = run_simulation(
-            config,
-            url=receiver.push_url,
-            token=TOKEN,
-            truth_path=tmp_path / "truth.jsonl",
-            concurrency=8,
-            progress=False,
-        )
+    report = send_day(settings, config, tmp_path / "truth.jsonl")
     on_postgres = dataclasses.replace(settings, warehouse="postgres", postgres_url=postgres_url)
 
     load_landed_pushes(on_postgres, dataset_name=postgres_prefix + RAW_DATASET)
-    with pytest.MonkeyPatch.context() as patch:  # past the grace period, as in the DuckDB test
-        as_of = datetime.now(UTC) + timedelta(hours=3)
-        patch.setenv("PBX55_AS_OF_UTC", as_of.strftime("%Y-%m-%d %H:%M:%S"))
-        build_models(on_postgres, schema_prefix=postgres_prefix)
+    build_models_after_the_day(on_postgres, schema_prefix=postgres_prefix)
 
     with psycopg2.connect(postgres_url) as connection:
         cursor = connection.cursor()
