@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ingest.landing import write_quarantine_file
 from pipelines.landed_files import LandedFile
@@ -39,8 +40,12 @@ class RepairedBatch:
     malformed_counts: dict[str, int]  # source_file -> lines set aside
 
 
-def envelope_problem(line: str) -> str | None:
-    """Why a landing line cannot be typed, or None for a good one.
+class EnvelopeProblemError(ValueError):
+    """Why a landing line cannot be typed (the message never quotes the line)."""
+
+
+def parsed_envelope(line: str) -> dict[str, Any]:
+    """The envelope of a landing line, or EnvelopeProblemError.
 
     The same rules as the loader's check after reading: an object with a `push_id`, a
     `received_at` timestamp and a `body` object.
@@ -48,17 +53,17 @@ def envelope_problem(line: str) -> str | None:
     try:
         envelope = json.loads(line)
     except json.JSONDecodeError as error:
-        return f"not JSON ({error.msg} at column {error.colno})"
+        raise EnvelopeProblemError(f"not JSON ({error.msg} at column {error.colno})") from None
     if not isinstance(envelope, dict):
-        return "not a JSON object"
+        raise EnvelopeProblemError("not a JSON object")
     if not isinstance(envelope.get("push_id"), str) or not envelope["push_id"]:
-        return "no push_id"
+        raise EnvelopeProblemError("no push_id")
     received_at = envelope.get("received_at")
     if not isinstance(received_at, str) or not _is_timestamp(received_at):
-        return "no valid received_at"
+        raise EnvelopeProblemError("no valid received_at")
     if not isinstance(envelope.get("body"), dict):
-        return "body is not an object"
-    return None
+        raise EnvelopeProblemError("body is not an object")
+    return envelope
 
 
 def set_aside_malformed_lines(
@@ -115,13 +120,13 @@ def _split_lines(path: Path) -> tuple[list[str], list[MalformedLine]]:
                 continue
             if not text.strip():
                 continue  # a blank line holds no push
-            problem = envelope_problem(text)
-            if problem:
-                bad.append(MalformedLine(number, problem, text))
-            else:
-                envelope = json.loads(text)
-                envelope[LINE_NUMBER_KEY] = number
-                good.append(json.dumps(envelope) + "\n")
+            try:
+                envelope = parsed_envelope(text)
+            except EnvelopeProblemError as problem:
+                bad.append(MalformedLine(number, str(problem), text))
+                continue
+            envelope[LINE_NUMBER_KEY] = number
+            good.append(json.dumps(envelope) + "\n")
     return good, bad
 
 

@@ -111,7 +111,7 @@ _ENVELOPE_COLUMNS = (
 
 
 class MalformedLinesError(Exception):
-    """Some line of the batch is not an envelope the loader can type (`envelope_problem`)."""
+    """Some line of the batch is not an envelope the loader can type (`parsed_envelope`)."""
 
 
 # Blank means absent: a start push carries "" where the final push carries a value.
