@@ -11,6 +11,7 @@ import logging
 import sys
 
 from pbx55.settings import Settings
+from pipelines.warehouse_lock import WarehouseBusy
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -36,8 +37,12 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    _load(args, settings)
-    return _build(args, settings)
+    from pipelines.warehouse_lock import warehouse_writer
+
+    # One hold for both: no other writer slips in between the load and the build.
+    with warehouse_writer(settings, "pbx55 run"):
+        _load(args, settings)
+        return _build(args, settings)
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -106,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"pbx55: configuration error: {error}", file=sys.stderr)
         return 2
-    return args.handler(args, settings)
+    try:
+        return args.handler(args, settings)
+    except WarehouseBusy as error:
+        print(f"pbx55: {error}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

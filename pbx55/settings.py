@@ -34,6 +34,7 @@ class Settings:
     seal_max_bytes: int
     seal_max_age_s: float
     retention_days: int
+    writer_lock_timeout_s: float
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -58,6 +59,7 @@ class Settings:
             seal_max_bytes=int(env.get("PBX55_SEAL_MAX_BYTES", 64 * 1024 * 1024)),
             seal_max_age_s=float(env.get("PBX55_SEAL_MAX_AGE_S", 60)),
             retention_days=int(env.get("PBX55_RAW_RETENTION_DAYS", 400)),
+            writer_lock_timeout_s=float(env.get("PBX55_WRITER_LOCK_TIMEOUT_S", 600)),
         )
 
     @property

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, ResourceParam
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -24,6 +24,7 @@ from dagster_dbt import (
 
 from pbx55.settings import Settings
 from pipelines.transform import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_env, prepare_manifest
+from pipelines.warehouse_lock import warehouse_writer
 
 pbx55_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 prepare_manifest()
@@ -38,9 +39,14 @@ _translator = DagsterDbtTranslator(
     project=pbx55_dbt_project,
     dagster_dbt_translator=_translator,
 )
-def pbx55_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def pbx55_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, pbx55_settings: ResourceParam[Settings]
+) -> Iterator[Any]:
     # Unit tests check the SQL in CI; a run checks the data.
-    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+    with warehouse_writer(pbx55_settings, "Dagster dbt build"):
+        yield from dbt.cli(
+            ["build", "--exclude-resource-type", "unit_test"], context=context
+        ).stream()
 
 
 def dbt_resource(settings: Settings) -> DbtCliResource:

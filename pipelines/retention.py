@@ -21,6 +21,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from pbx55.settings import Settings
 from pipelines.landed_files import partition_date
 from pipelines.loading import PUSHES_TABLE, RAW_DATASET, raw_pipeline
+from pipelines.warehouse_lock import warehouse_writer
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,11 @@ def purge_expired(
     cutoff = dt.datetime.combine(
         (now - dt.timedelta(days=settings.retention_days)).date(), dt.time(), tzinfo=dt.UTC
     )
-    partitions = _expired_partitions(settings, cutoff.date())
-    for directory in partitions:
-        shutil.rmtree(directory)
-    rows = _delete_raw_rows(settings, cutoff, dataset_name)
+    with warehouse_writer(settings, "raw retention", scope=dataset_name):
+        partitions = _expired_partitions(settings, cutoff.date())
+        for directory in partitions:
+            shutil.rmtree(directory)
+        rows = _delete_raw_rows(settings, cutoff, dataset_name)
     summary = PurgeSummary(cutoff, len(partitions), rows)
     log.info("%s", summary)
     return summary

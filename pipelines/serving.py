@@ -19,6 +19,7 @@ import dagster as dg
 import duckdb
 
 from pbx55.settings import Settings
+from pipelines.warehouse_lock import warehouse_writer
 
 SERVED_SCHEMA = "marts"
 PUBLICATION_SCHEMA = "pbx55_meta"
@@ -45,7 +46,16 @@ def _fsync_path(path: Path) -> None:
 
 
 def publish_bi_copy(settings: Settings) -> BiPublication:
-    """Copy the warehouse's `marts` into `settings.bi_duckdb_path`, swapped in atomically."""
+    """Copy the warehouse's `marts` into `settings.bi_duckdb_path`, swapped in atomically.
+
+    Under the writer lock: a writer mid-run holds the DuckDB file, and the copy must not mix
+    the marts of two builds.
+    """
+    with warehouse_writer(settings, "BI copy"):
+        return _publish_bi_copy(settings)
+
+
+def _publish_bi_copy(settings: Settings) -> BiPublication:
     published_at = datetime.now(UTC)
     if settings.warehouse == "postgres":
         return BiPublication(

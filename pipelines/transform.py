@@ -20,10 +20,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pbx55.settings import Settings
+from pipelines.warehouse_lock import warehouse_writer
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_models"
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+RAW_SCHEMA = "pbx55_raw"  # the dbt source; with the schema prefix, the writer lock's scope
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +215,8 @@ def build_models(
         args += ["--exclude-resource-type", "seed"]
     if unit_tests:
         dbt_vars = {"data_tests_on_all_rows": True, **(dbt_vars or {})}
-    run_dbt(settings, args, schema_prefix=schema_prefix, dbt_vars=dbt_vars)
+    with warehouse_writer(settings, "pbx55 build", scope=f"{prefix}{RAW_SCHEMA}"):
+        run_dbt(settings, args, schema_prefix=schema_prefix, dbt_vars=dbt_vars)
     if not seeds_current:
         seeds_loaded.parent.mkdir(parents=True, exist_ok=True)
         seeds_loaded.write_text(_seeds_fingerprint())

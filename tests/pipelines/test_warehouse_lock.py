@@ -1,0 +1,119 @@
+"""The writer lock: a second writer of the same warehouse waits, then gives up in one line."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pbx55.settings import Settings
+from pipelines.loading import RAW_DATASET
+from pipelines.warehouse_lock import WarehouseBusy, warehouse_writer
+
+# A child process that takes the writer lock, says so on stdout, and holds it until stdin closes.
+HOLDER = """
+import sys
+from pbx55.settings import Settings
+from pipelines.warehouse_lock import warehouse_writer
+with warehouse_writer(Settings.from_env(), "test holder", scope=sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request: pytest.FixtureRequest, env: dict[str, str]) -> dict[str, str]:
+    if request.param == "postgres":
+        postgres_url = request.getfixturevalue("postgres_url")
+        return env | {"PBX55_WAREHOUSE": "postgres", "PBX55_POSTGRES_URL": postgres_url}
+    return env
+
+
+@contextlib.contextmanager
+def held_by_another_process(warehouse: dict[str, str], scope: str) -> Iterator[None]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, scope],
+        env=os.environ | warehouse,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.communicate("")
+
+
+def test_a_second_writer_gives_up_naming_the_holder(
+    warehouse: dict[str, str], postgres_schema_suffix: str
+) -> None:
+    scope = f"lock_{postgres_schema_suffix}_{RAW_DATASET}"
+    impatient = dataclasses.replace(Settings.from_env(warehouse), writer_lock_timeout_s=0.5)
+
+    started = time.monotonic()
+    with (
+        held_by_another_process(warehouse, scope),
+        pytest.raises(WarehouseBusy) as refused,
+        warehouse_writer(impatient, "pbx55 load", scope=scope),
+    ):
+        pytest.fail("two writers held the warehouse at once")
+
+    assert time.monotonic() - started >= 0.5
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "test holder" in message and "PBX55_WRITER_LOCK_TIMEOUT_S" in message
+
+
+def test_a_waiting_writer_goes_on_once_the_holder_is_gone(
+    warehouse: dict[str, str], postgres_schema_suffix: str
+) -> None:
+    scope = f"lock_{postgres_schema_suffix}_{RAW_DATASET}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, scope],
+        env=os.environ | warehouse,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    holder.kill()  # a writer that dies never leaves the lock behind
+    holder.wait()
+
+    with warehouse_writer(Settings.from_env(warehouse), "pbx55 load", scope=scope):
+        pass
+
+
+def test_the_lock_is_reentrant_within_a_process(settings: Settings) -> None:
+    with warehouse_writer(settings, "pbx55 run"):
+        with warehouse_writer(settings, "pbx55 load"):
+            pass
+        with warehouse_writer(settings, "pbx55 build"):
+            pass
+
+
+def test_pbx55_load_exits_with_one_line_while_another_writer_holds_the_warehouse(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with held_by_another_process(env, RAW_DATASET):
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("pbx55")), "load"],
+            env=os.environ | env | {"PBX55_WRITER_LOCK_TIMEOUT_S": "0.3"},
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(
+        "pbx55: pbx55 load: another writer holds the warehouse (test holder"
+    )
