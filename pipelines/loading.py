@@ -1,13 +1,20 @@
 """Load sealed landing files into `pbx55_raw.pushes` with dlt (DuckDB or Postgres, same code).
 
 The source `landed_pushes` yields Arrow tables (dlt's fast path) typed by `typed_pushes`, and,
-after each batch, the rows of `pbx55_raw.loaded_files` naming the files of that batch. Both go
-into the same load package, so a file is recorded as loaded exactly when its rows are; if a load
-is interrupted, dlt finishes the pending package on the next run before extracting anything new.
+after each batch, the rows of `pbx55_raw.loaded_files` naming the files of that batch.
 
-Which files are waiting is decided by comparing names with `loaded_files` in the destination,
-never by modification times: a file the receiver seals late (after a crash, with an old mtime and
-an old partition) is still loaded, once.
+Exactly once rests on three things, none of them dlt's working directory:
+- both tables are merged by key (`push_id`, `source_file`), so loading a file again after any
+  interruption, or loading a copy of it, leaves one row per push;
+- a file counts as loaded only when its ledger row belongs to a load recorded as complete in
+  `_dlt_loads`, which dlt writes after every table of the load is in; so the ledger can never
+  claim rows that did not arrive, whatever order the tables were written in;
+- one writer at a time (warehouse_lock.py).
+An interrupted load's package is thrown away, not finished: the warehouse and the landing files
+alone decide what is left to load.
+
+Which files are waiting is decided by names, never by modification times: a file the receiver
+seals late (after a crash, with an old mtime and an old partition) is still loaded, once.
 
 Batches are typed two at a time on worker threads while dlt writes the previous one; a batch
 with a malformed line is re-typed without it (malformed_lines.py), so one damaged file never
@@ -35,6 +42,7 @@ import dlt
 import duckdb
 import pyarrow as pa
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
+from dlt.common.schema.typing import LOADS_TABLE_NAME
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
@@ -43,6 +51,7 @@ from pipelines.landed_files import LandedFile, sealed_landing_files
 from pipelines.malformed_lines import set_aside_line_count, set_aside_malformed_lines
 from pipelines.personal_data import Tokenizer
 from pipelines.typed_pushes import MalformedLinesError, type_landed_files
+from pipelines.warehouse_lock import warehouse_writer
 
 log = logging.getLogger(__name__)
 Typed = TypeVar("Typed")
@@ -63,23 +72,34 @@ LOADED_FILES_SCHEMA = pa.schema(
         ("row_count", pa.int64()),
         ("malformed_line_count", pa.int64()),
         ("loaded_at", pa.timestamp("us", tz="UTC")),
+        ("_dlt_load_id", pa.string()),
     ]
 )
 
-# Each table gets its own hints (a table variant): resource-level columns would leak into both.
+# Both tables are merged by key (dlt's delete-insert: rows go to a staging table, then one
+# transaction per table replaces the rows with the same key), so loading a file twice, after a
+# crash, a lost working directory or from a copied file, leaves one row per key. Staging rows of
+# one key (a duplicated line, a copy in the same load) are deduplicated first, keeping the row
+# of the first file by name. Each table gets its own hints (a table variant): resource-level
+# columns would leak into both.
 PUSHES_HINTS = dlt.mark.make_hints(
     table_name=PUSHES_TABLE,
-    write_disposition="append",
+    write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+    primary_key="push_id",
     columns={
-        "push_id": {"unique": True},
+        # Uniqueness is the merge's to keep; a UNIQUE constraint on the staging table would
+        # reject a duplicated line before the merge could drop it.
+        "push_id": {"unique": False},
+        "source_file": {"dedup_sort": "asc"},
         # Wall time in PBX55_TIMEZONE: dlt would otherwise make every Arrow timestamp tz-aware.
         "call_date_local": {"data_type": "timestamp", "timezone": False},
     },
 )
 LOADED_FILES_HINTS = dlt.mark.make_hints(
     table_name=LOADED_FILES_TABLE,
-    write_disposition="append",
-    columns={"source_file": {"unique": True}},
+    write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+    primary_key="source_file",
+    columns={"source_file": {"unique": False}},
 )
 
 
@@ -130,7 +150,7 @@ def raw_pipeline(settings: Settings, dataset_name: str = RAW_DATASET) -> dlt.Pip
 
 @dlt.source(name="landed_pushes", max_table_nesting=0)
 def landed_pushes(settings: Settings) -> dlt.sources.DltResource:
-    """Pushes from the sealed landing files that `loaded_files` does not name yet."""
+    """Pushes from the sealed landing files that no completed load has loaded yet."""
     return pushes(settings)
 
 
@@ -158,24 +178,24 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
         for batch, (typed, malformed) in typed_batches:
             yield dlt.mark.with_hints(typed, PUSHES_HINTS, create_table_variant=True)
             yield dlt.mark.with_hints(
-                _loaded_files_rows(batch, typed, malformed),
+                _loaded_files_rows(batch, typed, malformed, load_id),
                 LOADED_FILES_HINTS,
                 create_table_variant=True,
             )
 
 
 def load_landed_pushes(settings: Settings, dataset_name: str = RAW_DATASET) -> LoadSummary:
-    """Load every sealed landing file not loaded yet; return what was loaded."""
+    """Load every sealed landing file not loaded yet; return what was loaded.
+
+    Holds the warehouse's writer lock throughout (warehouse_lock.py): a second load waits.
+    """
     started = time.perf_counter()
     Tokenizer.from_key(settings.pii_key)  # a missing key fails here, not deep inside dlt
-    pipeline = raw_pipeline(settings, dataset_name)
-    if pipeline.has_pending_data:
-        # A load interrupted after extraction: finish its package (its files are not in
-        # `loaded_files` until it is), then look for new files. `run` with data would only
-        # finish the package and skip the new data.
-        log.warning("finishing an interrupted load first")
-        pipeline.run()
-    pipeline.run(landed_pushes(settings))
+    with warehouse_writer(settings, "pbx55 load", scope=dataset_name):
+        pipeline = raw_pipeline(settings, dataset_name)
+        _abort_interrupted_loads(pipeline)
+        pipeline.run(landed_pushes(settings))
+        _ensure_push_id_index(pipeline, settings)
     trace = pipeline.last_trace
     row_counts = trace.last_normalize_info.row_counts
     return LoadSummary(
@@ -190,6 +210,38 @@ def load_landed_pushes(settings: Settings, dataset_name: str = RAW_DATASET) -> L
     )
 
 
+def _abort_interrupted_loads(pipeline: dlt.Pipeline) -> None:
+    """Throw away what an interrupted load left in the working directory; its files load anew.
+
+    Finishing such a package instead would trust the working directory, which may be stale or
+    lost, and a package that can never load (a value the destination rejects) would block every
+    later file. Nothing is lost: a file is loaded only once its load is complete in the
+    warehouse (`_loaded_source_files`), and re-loading rows that did reach it is harmless by key.
+    """
+    if pipeline.has_pending_data:
+        log.warning(
+            "an earlier load was interrupted: its files are loaded again (rows already in the "
+            "warehouse are replaced, not duplicated)"
+        )
+        pipeline.abort_packages()
+
+
+def _ensure_push_id_index(pipeline: dlt.Pipeline, settings: Settings) -> None:
+    """On Postgres, a unique index on `push_id`: the merge's delete looks rows up by it.
+
+    Also the warehouse's own guarantee of one row per push. Named as Postgres names the
+    constraint that earlier versions declared, so an existing warehouse keeps its index.
+    DuckDB scans columns fast enough, and its indexes slow bulk inserts.
+    """
+    if settings.warehouse != "postgres":
+        return
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(PUSHES_TABLE)
+        client.execute_sql(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {PUSHES_TABLE}_push_id_key ON {table} (push_id)"
+        )
+
+
 def _postgres_credentials(settings: Settings) -> PostgresCredentials:
     credentials = PostgresCredentials()
     credentials.parse_native_representation(settings.postgres_url)
@@ -200,10 +252,25 @@ def _postgres_credentials(settings: Settings) -> PostgresCredentials:
 
 
 def _loaded_source_files(pipeline: dlt.Pipeline) -> set[str]:
+    """Files whose load is complete: their ledger row belongs to a load dlt recorded as done.
+
+    dlt writes a load's `_dlt_loads` row only after every table of it is in; a ledger row of a
+    load without one was committed before some of its pushes, so its file is still waiting.
+    """
     try:
         with pipeline.sql_client() as client:
-            table = client.make_qualified_table_name(LOADED_FILES_TABLE)
-            rows = client.execute_sql(f"SELECT source_file FROM {table}")  # noqa: S608
+            files = client.make_qualified_table_name(LOADED_FILES_TABLE)
+            loads = client.make_qualified_table_name(LOADS_TABLE_NAME)
+            with client.execute_query(f"SELECT * FROM {files} LIMIT 0") as cursor:  # noqa: S608
+                if "_dlt_load_id" not in {column[0] for column in cursor.description}:
+                    # A ledger from before loads were checked: every file still on disk is
+                    # loaded once more, which also merges away any duplicate rows of the past.
+                    return set()
+            rows = client.execute_sql(
+                f"""SELECT files.source_file FROM {files} AS files
+                    JOIN {loads} AS loads ON loads.load_id = files._dlt_load_id
+                    WHERE loads.status = 0"""  # noqa: S608
+            )
     except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
         return set()  # first load: the dataset or the table does not exist yet
     return {row[0] for row in rows or ()}
@@ -290,7 +357,7 @@ def _typed_ahead(
 
 
 def _loaded_files_rows(
-    batch: Sequence[LandedFile], typed: pa.Table, malformed: dict[str, int]
+    batch: Sequence[LandedFile], typed: pa.Table, malformed: dict[str, int], load_id: str
 ) -> pa.Table:
     counts = dict.fromkeys((landed.source_file for landed in batch), 0)
     grouped = typed.group_by("source_file").aggregate([("push_id", "count")])
@@ -305,6 +372,7 @@ def _loaded_files_rows(
             "row_count": list(counts.values()),
             "malformed_line_count": [malformed.get(name, 0) for name in counts],
             "loaded_at": [now] * len(counts),
+            "_dlt_load_id": [load_id] * len(counts),
         },
         schema=LOADED_FILES_SCHEMA,
     )

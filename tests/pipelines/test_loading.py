@@ -6,7 +6,9 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 
+import duckdb
 import pytest
 from landing_writer import query
 
@@ -113,7 +115,9 @@ def test_a_missing_pii_key_fails_with_a_clear_message(env: dict[str, str], land_
         load_landed_pushes(settings)
 
 
-def test_an_interrupted_load_is_finished_once_not_repeated(settings: Settings, land_file) -> None:
+def test_an_interrupted_load_is_redone_from_the_landing_files_once(
+    settings: Settings, land_file
+) -> None:
     land_file([{"call_id": "0"}])
     load_landed_pushes(settings)
     land_file([{"call_id": "1"}, {"call_id": "2"}])
@@ -124,7 +128,7 @@ def test_an_interrupted_load_is_finished_once_not_repeated(settings: Settings, l
 
     summary = load_landed_pushes(settings)
 
-    assert summary.rows == 1  # the new file; the interrupted package was finished first
+    assert summary.rows == 3  # the interrupted package was thrown away: its files load anew
     call_ids = query(settings, "SELECT call_id FROM pbx55_raw.pushes ORDER BY call_id")
     assert call_ids == [("0",), ("1",), ("2",), ("3",)]
     assert load_landed_pushes(settings).rows == 0
@@ -202,3 +206,65 @@ def test_many_batches_typed_in_parallel_keep_every_line_and_its_number(
     assert query(settings, "SELECT row_count FROM pbx55_raw.loaded_files ORDER BY source_file") == [
         (size,) for size in sizes
     ]
+
+
+def test_a_copied_file_and_a_duplicated_line_leave_one_row_per_push(
+    settings: Settings, land_file
+) -> None:
+    original = land_file([{"call_id": "1"}, {"call_id": "2"}])
+    load_landed_pushes(settings)
+    # Restored from a backup under another name, and a line written twice by a hand edit.
+    original.with_name("restored-00000001.jsonl").write_bytes(original.read_bytes())
+    lines = original.read_text().splitlines(keepends=True)
+    land_file(lines=[json.loads(lines[0]), json.loads(lines[0])])
+
+    summary = load_landed_pushes(settings)
+
+    assert summary.files == 2
+    assert query(settings, "SELECT count(*), count(DISTINCT push_id) FROM pbx55_raw.pushes") == [
+        (2, 2)
+    ]
+    assert query(settings, "SELECT count(*) FROM pbx55_raw.loaded_files") == [(3,)]
+
+
+def test_a_ledger_row_of_an_unfinished_load_does_not_count_as_loaded(
+    settings: Settings, land_file
+) -> None:
+    land_file([{"call_id": "1"}, {"call_id": "2"}])
+    load_landed_pushes(settings)
+    # What a load killed after its ledger commit and before its pushes commit leaves behind,
+    # once its working directory is gone too: the ledger names the file, the rows are missing.
+    with duckdb.connect(str(settings.duckdb_path)) as warehouse:
+        warehouse.execute("DELETE FROM pbx55_raw.pushes")
+        warehouse.execute("DELETE FROM pbx55_raw._dlt_loads")
+    shutil.rmtree(settings.data_dir / "dlt_pipelines")
+
+    summary = load_landed_pushes(settings)
+
+    assert (summary.files, summary.rows) == (1, 2)
+    assert query(settings, "SELECT count(DISTINCT push_id) FROM pbx55_raw.pushes") == [(2,)]
+    assert query(settings, "SELECT count(*) FROM pbx55_raw.loaded_files") == [(1,)]
+
+
+def test_a_ledger_from_before_the_completeness_check_is_loaded_once_more(
+    settings: Settings, land_file
+) -> None:
+    land_file([{"call_id": "1"}, {"call_id": "2"}])
+    [landed] = sealed_landing_files(settings.landing_dir, settings.pushes_dir)
+    # An earlier version's ledger: no load id, so nothing says its loads were complete.
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.duckdb_path)) as warehouse:
+        warehouse.execute("CREATE SCHEMA pbx55_raw")
+        warehouse.execute(
+            """CREATE TABLE pbx55_raw.loaded_files (source_file VARCHAR, row_count BIGINT,
+               malformed_line_count BIGINT, loaded_at TIMESTAMPTZ)"""
+        )
+        warehouse.execute(
+            "INSERT INTO pbx55_raw.loaded_files VALUES (?, 2, 0, now())", [landed.source_file]
+        )
+
+    summary = load_landed_pushes(settings)
+
+    assert (summary.files, summary.rows) == (1, 2)
+    assert query(settings, "SELECT count(*) FROM pbx55_raw.loaded_files") == [(1,)]
+    assert load_landed_pushes(settings).files == 0
