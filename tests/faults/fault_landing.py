@@ -1,0 +1,135 @@
+"""Sealed landing files for the fault tests, written the way the receiver writes them.
+
+Bodies come from the traffic simulator (a few dozen calls, fixed seed), each turned into its
+landed line by the receiver's own parser and envelope code, so the lines are exactly what
+`pbx55 serve` would land. What the loader must keep is read back from the files themselves:
+every line's `push_id`, and every sealed file's name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ingest.envelope import US_PER_HOUR, PushIds, envelope_line, hour_partition, now_us
+from ingest.parsing import PushBodyError, parse_push_body
+from pbx55.settings import Settings
+from pbx55.simulation import SimulationConfig, plan_day
+from pbx55.simulator import yesterday_in_sao_paulo
+
+RECEIVER_ID = "faults01"
+SIMULATED_CALLS = 100  # about 300 pushes
+FILES = 4
+
+
+@functools.cache
+def simulated_bodies() -> tuple[tuple[bytes, str, str], ...]:
+    """(raw body, content type, method) of every push of a small simulated day the receiver
+    would accept, in sending order."""
+    config = SimulationConfig(
+        day=yesterday_in_sao_paulo() - dt.timedelta(days=5), calls=SIMULATED_CALLS, seed=5505
+    )
+    _, rendered = plan_day(config)
+    accepted = []
+    for push in rendered.pushes:
+        try:
+            parse_push_body(push.body, push.content_type)
+        except PushBodyError:
+            continue  # answered 400 by the receiver: never landed
+        accepted.append((push.body, push.content_type, push.method))
+    return tuple(accepted)
+
+
+class Landing:
+    """Writes sealed files under the settings' landing dir: new push ids for every line."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._ids = PushIds(RECEIVER_ID)
+        self._received_us = now_us() - US_PER_HOUR  # an hour ago, a millisecond per push
+        self._file_sequence = 0
+
+    def line(self, raw: bytes, content_type: str = "application/json", method: str = "POST"):
+        """The landed line of one push body, as the receiver writes it."""
+        self._received_us += 1000
+        return envelope_line(
+            push_id=self._ids.next(self._received_us),
+            received_us=self._received_us,
+            receiver_id=RECEIVER_ID,
+            method=method,
+            path="/pushes",
+            auth="token-0-0badc0de",
+            parsed=parse_push_body(raw, content_type),
+            raw=raw,
+        )
+
+    def line_for_body(self, body: dict[str, Any]) -> bytes:
+        return self.line(json.dumps(body).encode())
+
+    def simulated_lines(self) -> list[bytes]:
+        return [
+            self.line(raw, content_type, method) for raw, content_type, method in simulated_bodies()
+        ]
+
+    def seal(self, lines: Sequence[bytes]) -> Path:
+        """One sealed file holding `lines`, in the hour partition of its first line."""
+        first = json.loads(lines[0]) if lines else {"push_id": f"{self._received_us:016x}"}
+        received_us = int(first["push_id"].split("-")[0], 16)
+        date, hour = hour_partition(received_us // US_PER_HOUR)
+        directory = self.settings.pushes_dir / f"date={date}" / f"hour={hour}"
+        directory.mkdir(parents=True, exist_ok=True)
+        self._file_sequence += 1
+        path = directory / f"{RECEIVER_ID}-{self._file_sequence:08x}.jsonl"
+        open_path = path.with_name(path.name + ".open")
+        open_path.write_bytes(b"".join(lines))
+        open_path.rename(path)  # sealed, as the receiver seals
+        return path
+
+    def seal_in_files(self, lines: Sequence[bytes], files: int = FILES) -> list[Path]:
+        """`lines` spread over `files` sealed files of about the same size, in order."""
+        size = -(-len(lines) // files)
+        return [self.seal(lines[start : start + size]) for start in range(0, len(lines), size)]
+
+    def copy_under_new_name(self, sealed: Path) -> Path:
+        """A second sealed file with the same lines (same push ids) under the next file name."""
+        self._file_sequence += 1
+        copy = sealed.with_name(f"{RECEIVER_ID}-{self._file_sequence:08x}.jsonl")
+        copy.write_bytes(sealed.read_bytes())
+        return copy
+
+
+def mixed_in(normal: Sequence[bytes], odd: Sequence[bytes]) -> list[bytes]:
+    """`odd` lines spread evenly among `normal` ones."""
+    mixed = list(normal)
+    step = max(1, len(mixed) // (len(odd) + 1))
+    for index, line in enumerate(odd):
+        mixed.insert((index + 1) * step + index, line)
+    return mixed
+
+
+def sealed_files(settings: Settings) -> dict[str, Path]:
+    """Every sealed file by its name relative to the landing dir (found here, not by the loader)."""
+    return {
+        path.relative_to(settings.landing_dir).as_posix(): path
+        for path in sorted(settings.pushes_dir.glob("date=*/hour=*/*.jsonl"))
+        if path.is_file()
+    }
+
+
+def landed_push_ids(settings: Settings) -> Counter[str]:
+    """How often each push id occurs in the sealed landing files, read line by line."""
+    ids: Counter[str] = Counter()
+    for path in sealed_files(settings).values():
+        ids.update(_push_ids(path.read_bytes().splitlines()))
+    return ids
+
+
+def _push_ids(lines: Iterable[bytes]) -> Iterable[str]:
+    for line in lines:
+        if line.strip():
+            yield json.loads(line)["push_id"]
