@@ -14,10 +14,51 @@ from pathlib import Path
 DEMO_PII_KEY = "pbx55-demo-key-not-secret"
 
 
+MIN_TOKEN_LENGTH = 16
+# In a token, these usually mean the list was written wrong: another separator than the comma
+# (space, semicolon) or quotes carried over from a shell or .env file.
+_SPLIT_MISTAKE_CHARACTERS = frozenset(";\"'")
+
+
 def _split_tokens(raw: str | None) -> tuple[str, ...]:
-    if not raw:
+    """PBX55_TOKENS: accepted tokens separated by commas, so no token can contain a comma.
+
+    A mistake here would either lock out the PBX or accept a guessable token, and a token
+    containing a comma would silently become two shorter ones. So each entry must be at least
+    MIN_TOKEN_LENGTH printable ASCII characters, without whitespace, quotes or semicolons, and
+    appear once; anything else stops the start with one line that names the entry by its
+    position, never its text.
+    """
+    if raw is None or not raw.strip():
         return ()
-    return tuple(token.strip() for token in raw.split(",") if token.strip())
+    entries = [entry.strip() for entry in raw.split(",")]
+    count = len(entries)
+    for position, entry in enumerate(entries, start=1):
+        problem = _token_problem(entry)
+        if problem is None and entry in entries[: position - 1]:
+            problem = f"repeats entry {entries.index(entry) + 1}"
+        if problem is not None:
+            raise ValueError(
+                f"PBX55_TOKENS: entry {position} of {count} {problem}; tokens are separated by "
+                f"commas (so a token cannot contain one) and each must be at least "
+                f"{MIN_TOKEN_LENGTH} printable ASCII characters without spaces, quotes or "
+                f"semicolons"
+            )
+    return tuple(entries)
+
+
+def _token_problem(token: str) -> str | None:
+    if not token:
+        return "is empty (a stray comma?)"
+    if any(not (" " < char < "\x7f") for char in token):
+        if any(char.isspace() for char in token):
+            return "contains whitespace (a list separated by spaces?)"
+        return "contains a control or non-ASCII character"
+    if any(char in _SPLIT_MISTAKE_CHARACTERS for char in token):
+        return "contains a quote or a semicolon (quoting or a separator other than the comma?)"
+    if len(token) < MIN_TOKEN_LENGTH:
+        return f"is only {len(token)} characters long (a token split at a comma?)"
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,59 @@
+"""The receiver's settings: tokens that look like a list written wrong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pbx55.settings import Settings
+
+GOOD = "a-long-enough-token-1234"
+OTHER = "another-long-token-5678"
+
+
+@pytest.mark.parametrize(
+    ("tokens", "problem"),
+    [
+        ("abc", "entry 1 of 1 is only 3 characters long (a token split at a comma?)"),
+        ("first-part-of-a-token,xyz", "entry 2 of 2 is only 3 characters long"),
+        (f"{GOOD},", "entry 2 of 2 is empty (a stray comma?)"),
+        (f"{GOOD},,{OTHER}", "entry 2 of 3 is empty"),
+        (f"{GOOD} {OTHER}", "entry 1 of 1 contains whitespace (a list separated by spaces?)"),
+        (f'"{GOOD}"', "entry 1 of 1 contains a quote or a semicolon"),
+        (f"{GOOD};{OTHER}", "entry 1 of 1 contains a quote or a semicolon"),
+        (f"{GOOD}\x00", "entry 1 of 1 contains a control or non-ASCII character"),
+        (f"{GOOD},{GOOD}", "entry 2 of 2 repeats entry 1"),
+    ],
+)
+def test_bad_tokens_stop_the_start_with_one_line(
+    env: dict[str, str], tokens: str, problem: str
+) -> None:
+    if "\x00" in tokens:  # no environment variable can hold a NUL: check the parser directly
+        with pytest.raises(ValueError, match=problem):
+            Settings.from_env({**env, "PBX55_TOKENS": tokens})
+        return
+    result = subprocess.run(
+        [sys.executable, "-m", "pbx55.cli", "serve", "--port", "1"],
+        env={**os.environ, **env, "PBX55_TOKENS": tokens},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("pbx55: configuration error: PBX55_TOKENS: ")
+    assert problem in line
+    assert "comma" in line  # the error explains the separator
+    output = result.stdout + result.stderr
+    for secret in (GOOD, OTHER, "first-part-of-a-token", "abc", "xyz"):
+        assert secret not in output
+
+
+def test_good_tokens() -> None:
+    assert Settings.from_env({"PBX55_TOKENS": f" {GOOD} , {OTHER} "}).tokens == (GOOD, OTHER)
+    assert Settings.from_env({"PBX55_TOKENS": "  "}).tokens == ()
+    assert Settings.from_env({}).tokens == ()
