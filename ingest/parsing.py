@@ -14,6 +14,7 @@ Nothing is ever evaluated: the lenient pass is a small scanner that rewrites the
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from typing import Any, NamedTuple
@@ -27,22 +28,33 @@ PARSE_FORM = "form"
 _MAX_EXACT_FLOAT_INT = 2**53
 
 _FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# Form data is text: a control character (C0, DEL or C1, as Latin-1 decodes stray bytes) means
+# the bytes are something else, however many `=` they contain.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_HAS_CONTROL = re.compile(f"[{_CONTROL}]")
 # `key=value` pairs joined by `&`: keys without spaces or JSON punctuation, values anything
-# but `&`. A body that starts like JSON never matches, so `{"a": "x=y"}` stays JSON.
-_FORM_LIKE = re.compile(r"[^\s{}\[\]\"'=&]+=[^&]*(?:&[^\s{}\[\]\"'=&]+=[^&]*)*")
+# printable but `&`. A body that starts like JSON never matches, so `{"a": "x=y"}` stays JSON.
+_FORM_KEY = rf"""[^\s{{}}\[\]"'=&{_CONTROL}]+"""
+_FORM_VALUE = f"[^&{_CONTROL}]*"
+_FORM_LIKE = re.compile(f"{_FORM_KEY}={_FORM_VALUE}(?:&{_FORM_KEY}={_FORM_VALUE})*")
+# String literals (skipped whole, escapes included) and brackets, for the nesting check.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+# Pushes are flat objects with the odd nested one: nothing real comes close to this.
+MAX_NESTING_DEPTH = 32
 _ISODATE = re.compile(r"""ISODate\s*\(\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*\)""")
 
 
 class PushBodyError(ValueError):
-    """The body is empty or is not an object even after the lenient pass.
+    """The body is empty, is not an object even after the lenient pass, or cannot be parsed.
 
     `reason` is short and never contains body text, so it is safe to return to the sender
-    and to log.
+    and to log; `label` names the kind of failure in metrics.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, label: str = "not_an_object") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.label = label
 
 
 class ParsedBody(NamedTuple):
@@ -52,30 +64,46 @@ class ParsedBody(NamedTuple):
 
 
 def parse_push_body(
-    raw: bytes, content_type: str | None, *, numbers_as_text: bool = False
+    raw: bytes,
+    content_type: str | None,
+    *,
+    numbers_as_text: bool = False,
+    max_depth: int | None = None,
 ) -> ParsedBody:
     """Parse one push body; raise `PushBodyError` when it is empty or not an object.
 
     With `numbers_as_text=True` every JSON number comes back as its literal text
     (`1716824410.5190` -> `"1716824410.5190"`), for callers that must keep ids exactly.
+    With `max_depth`, a body whose arrays and objects nest deeper is refused before parsing
+    (the receiver passes MAX_NESTING_DEPTH; Python's parser would otherwise recurse until it
+    fails, and every reader after it would have to cope with the depth too).
     """
     text, decoded_strictly = _decode(raw)
     stripped = text.strip()
     if not stripped:
-        raise PushBodyError("empty body")
+        raise PushBodyError("empty body", "empty_body")
 
-    if stripped[0] not in "{[" and (
-        _FORM_LIKE.fullmatch(stripped) or (_is_form_content_type(content_type) and "=" in stripped)
-    ):
-        return ParsedBody(_parse_form(stripped), PARSE_FORM, False)
+    if stripped[0] not in "{[":
+        if _FORM_LIKE.fullmatch(stripped):
+            return ParsedBody(_parse_form(stripped), PARSE_FORM, False)
+        if _is_form_content_type(content_type) and "=" in stripped:
+            if _HAS_CONTROL.search(stripped):
+                raise PushBodyError(
+                    "form body holds control characters (binary data?)", "form_not_text"
+                )
+            return ParsedBody(_parse_form(stripped), PARSE_FORM, False)
 
+    if max_depth is not None and _nesting_depth(stripped, max_depth) > max_depth:
+        raise PushBodyError(f"body nested deeper than {max_depth} levels", "nested_too_deep")
     decoder = _TEXT_NUMBERS if numbers_as_text else _VALUE_NUMBERS
     try:
         value, noticed = _loads(decoder, stripped)
         mode = PARSE_JSON if decoded_strictly and not noticed.duplicate_keys else PARSE_LENIENT
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             value, noticed = _loads(decoder, _rewrite_lenient(stripped))
+        except RecursionError:
+            raise PushBodyError("body nested too deeply to parse", "nested_too_deep") from None
         except ValueError:
             raise PushBodyError("body is not JSON or form data") from None
         mode = PARSE_LENIENT
@@ -86,6 +114,25 @@ def parse_push_body(
     if not isinstance(value, dict):
         raise PushBodyError("body is not a JSON object")
     return ParsedBody(value, mode, noticed.lossy_numbers)
+
+
+def _nesting_depth(text: str, limit: int) -> int:
+    """How deep arrays and objects nest (brackets inside strings do not count); stops past
+    `limit`. A body with no more brackets than the limit is answered without a scan."""
+    if text.count("{") + text.count("[") <= limit:
+        return 0
+    depth = deepest = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        lexeme = match.group()
+        if lexeme in ("{", "["):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
+        elif lexeme in ("}", "]"):
+            depth -= 1
+    return deepest
 
 
 def _decode(raw: bytes) -> tuple[str, bool]:
@@ -115,7 +162,7 @@ def _parse_form(text: str) -> dict[str, Any]:
     # A repeated key keeps its last value, as most web frameworks do; raw_body keeps them all.
     pairs = parse_qsl(text, keep_blank_values=True)
     if not pairs:
-        raise PushBodyError("form body has no fields")
+        raise PushBodyError("form body has no fields", "form_not_text")
     return dict(pairs)
 
 
@@ -135,8 +182,13 @@ def _loads(decoder: json.JSONDecoder, text: str) -> tuple[Any, _Noticed]:
     return decoder.decode(text), _noticed
 
 
-def _float_value(literal: str) -> float:
+def _float_value(literal: str) -> float | str:
     value = float(literal)
+    if not math.isfinite(value):
+        # `1e999` is valid JSON but no double holds it; as a float it would land as `Infinity`,
+        # which is not JSON. Keep the text, as for NaN.
+        _noticed.lossy_numbers = True
+        return literal
     # `repr` is the shortest text that round-trips; anything else (a trailing zero, more digits
     # than a double holds, an exponent) is text the float cannot give back.
     if repr(value) != literal:

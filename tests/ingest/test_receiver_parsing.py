@@ -139,3 +139,51 @@ def test_not_an_object(raw: bytes) -> None:
     with pytest.raises(PushBodyError) as error:
         parse_push_body(raw, "application/json")
     assert error.value.reason in ("body is not a JSON object", "body is not JSON or form data")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 40 + b"]" * 40,
+        b'{"a":' * 33 + b"1" + b"}" * 33,
+        b'[{"a": [' * 12 + b"1" + b"]}]" * 12,
+    ],
+)
+def test_nesting_deeper_than_the_limit(raw: bytes) -> None:
+    with pytest.raises(PushBodyError) as error:
+        parse_push_body(raw, None, max_depth=32)
+    assert (error.value.reason, error.value.label) == (
+        "body nested deeper than 32 levels",
+        "nested_too_deep",
+    )
+
+
+def test_nesting_is_measured_outside_strings_only() -> None:
+    raw = b'{"call_ura": "' + b"[{" * 100 + b'\\" ]", "n": [[1]]}'
+    body, mode, _ = parse_push_body(raw, None, max_depth=32)
+    assert (body["n"], mode) == ([[1]], PARSE_JSON)
+    fits = b'{"a":' * 32 + b"1" + b"}" * 32
+    assert parse_push_body(fits, None, max_depth=32).mode == PARSE_JSON
+
+
+def test_nesting_too_deep_for_the_parser_without_a_limit() -> None:
+    # The loader parses without a limit: nesting Python cannot parse is a PushBodyError too.
+    with pytest.raises(PushBodyError, match="nested too deeply to parse"):
+        parse_push_body(b"[" * 100_000 + b"]" * 100_000, None, numbers_as_text=True)
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded"])
+def test_binary_data_with_equals_signs_is_not_a_form(content_type: str | None) -> None:
+    for raw in (b"\x00\x01key=value", b"key=\x89PNG\r\n\x1a\n", b"k=v&\x7f=1", b"k=\xc2\x85v"):
+        with pytest.raises(PushBodyError):
+            parse_push_body(raw, content_type)
+
+
+def test_accented_form_values_are_still_form_data() -> None:
+    body, mode, _ = parse_push_body("call_queue=Opção 1&x=".encode(), None)
+    assert (body, mode) == ({"call_queue": "Opção 1", "x": ""}, PARSE_FORM)
+
+
+def test_a_number_no_double_holds_is_kept_as_text() -> None:
+    body, mode, lossy = parse_push_body(b'{"call_cost": 1e999, "n": -1E400}', None)
+    assert (body, mode, lossy) == ({"call_cost": "1e999", "n": "-1E400"}, PARSE_JSON, True)
