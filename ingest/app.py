@@ -28,7 +28,7 @@ from ingest.envelope import (
 )
 from ingest.landing import LandingWriter, StorageError, probe_writable, write_quarantine_file
 from ingest.metrics import ReceiverMetrics
-from ingest.parsing import PushBodyError, parse_push_body
+from ingest.parsing import MAX_NESTING_DEPTH, PushBodyError, parse_push_body
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ PROBE_PATHS = ("/healthz", "/readyz", "/metrics")
 PROBE_METHODS = ("GET", "HEAD")
 UNAUTHORIZED_LOG_INTERVAL_S = 10.0
 PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+CLOSING_STATUSES = frozenset((401, 413))
 
 
 class ReceiverApp:
@@ -68,6 +69,11 @@ class ReceiverApp:
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            # No WebSocket here: close before accepting (the server answers the handshake 403).
+            await receive()
+            self.metrics.rejected_by_reason["upgrade_refused"] += 1
+            await send({"type": "websocket.close", "code": 1008})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -96,7 +102,9 @@ class ReceiverApp:
             started = time.perf_counter()
             if method in PUSH_METHODS:
                 status, payload = await self._push(scope, receive, path, method)
-                await _respond(send, status, payload)
+                # After a refusal that left the body unread (401, 413), end the connection
+                # instead of reading and discarding whatever the client still sends.
+                await _respond(send, status, payload, close=status in CLOSING_STATUSES)
             else:
                 status, payload = self._reject(405, "method_not_allowed", "use POST or PUT")
                 await _respond(send, status, payload, allow=", ".join(PUSH_METHODS))
@@ -160,10 +168,18 @@ class ReceiverApp:
         push_id = self.push_ids.next(received_us)
         content_type_text = content_type.decode("latin-1") if content_type else None
         try:
-            parsed = parse_push_body(raw, content_type_text)
+            parsed = parse_push_body(raw, content_type_text, max_depth=MAX_NESTING_DEPTH)
         except PushBodyError as error:
             return await self._quarantine(
                 raw, error, push_id, received_us, method, path, auth_label, content_type_text
+            )
+        except Exception as error:
+            # A parser bug must not become a 500 that the sender retries forever: keep the
+            # body like any other that could not be parsed, and say so in the log.
+            log.error("the body parser failed (%s); quarantining the body", type(error).__name__)
+            failure = PushBodyError("body could not be parsed", "parser_failure")
+            return await self._quarantine(
+                raw, failure, push_id, received_us, method, path, auth_label, content_type_text
             )
 
         line = envelope_line(
@@ -225,7 +241,7 @@ class ReceiverApp:
                 log.error("quarantine write failed, answering 503: %s", storage_error)
                 return self._reject(503, "storage_unavailable", "storage unavailable, retry later")
             self.metrics.quarantined += 1
-        return self._reject(400, _reason_label(error.reason), error.reason)
+        return self._reject(400, error.label, error.reason)
 
     def _log_unauthorized(self, scope: Scope) -> None:
         """One line per interval at most: a misconfigured panel or a scan must not flood the log."""
@@ -263,10 +279,6 @@ class ReceiverApp:
         return 200, b'{"status":"ok"}'
 
 
-def _reason_label(reason: str) -> str:
-    return "empty_body" if reason == "empty body" else "not_an_object"
-
-
 async def _respond(
     send: Send,
     status: int,
@@ -274,10 +286,13 @@ async def _respond(
     *,
     content_type: bytes = b"application/json",
     allow: str | None = None,
+    close: bool = False,
 ) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())]
     if allow is not None:
         headers.append((b"allow", allow.encode()))
+    if close:
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

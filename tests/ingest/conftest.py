@@ -14,9 +14,9 @@ def start_receiver(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[...
     """Start receivers sharing the test's data directory; any left running is killed at the end."""
     started: list[Receiver] = []
 
-    def start(*args: str, **extra_env: str) -> Receiver:
+    def start(*args: str, open_files: tuple[int, int] | None = None, **extra_env: str) -> Receiver:
         log_path = tmp_path / f"receiver-{len(started)}.log"
-        receiver = Receiver({**env, **extra_env}, log_path, args)
+        receiver = Receiver({**env, **extra_env}, log_path, args, open_files)
         started.append(receiver)
         return receiver.start()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
+import resource
 import signal
 import socket
 import subprocess
@@ -80,11 +82,18 @@ def request(
 class Receiver:
     """`pbx55 serve` on a free port, its output kept in a log file for assertions."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        args: tuple[str, ...] = (),
+        open_files: tuple[int, int] | None = None,
+    ) -> None:
         self.env = env
         self.token = env.get("PBX55_TOKENS", "").split(",")[0]
         self.log_path = log_path
         self.args = args
+        self.open_files = open_files  # (soft, hard) RLIMIT_NOFILE of the receiver process
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -105,6 +114,7 @@ class Receiver:
                 env={**os.environ, **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=self._limit_open_files if self.open_files else None,
             )
         deadline = time.monotonic() + STARTUP_DEADLINE_S
         while time.monotonic() < deadline:
@@ -118,6 +128,20 @@ class Receiver:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"receiver did not answer in time:\n{self.log_text()}")
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.open_files)
+
+    def memory_kb(self) -> dict[str, int]:
+        """VmRSS (now) and VmHWM (peak) of the receiver process, in kB (Linux /proc)."""
+        assert self.process is not None
+        memory = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                memory[name] = int(value.split()[0])
+        return memory
 
     def push(
         self,
@@ -144,6 +168,36 @@ class Receiver:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def metric(self, name: str) -> int:
+        """The value of one /metrics line (0 when absent); `name` includes its labels."""
+        text = request(self.port, "GET", "/metrics").body.decode()
+        match = re.search(rf"^{re.escape(name)} (\d+)$", text, re.MULTILINE)
+        return int(match[1]) if match else 0
+
+
+def status(answer: Callable[[], Response]) -> int | None:
+    """The status of `answer()`, or None when the connection was closed without one."""
+    try:
+        return answer().status
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+def connect(port: int, timeout_s: float = 15.0) -> socket.socket:
+    """A raw connection, for what an HTTP client library would not send."""
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the receiver sends until it closes (a reset after an answer ends it too)."""
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except OSError:
+        pass
+    return received
 
 
 def landing_files(landing_dir: Path, suffix: str) -> list[Path]:
