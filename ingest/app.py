@@ -70,7 +70,8 @@ class ReceiverApp:
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket":
-            # No WebSocket here: close before accepting (the server answers the handshake 403).
+            # The server runs without a WebSocket protocol and refuses upgrades itself; should
+            # one be configured, close before accepting (the server answers the handshake 403).
             await receive()
             self.metrics.rejected_by_reason["upgrade_refused"] += 1
             await send({"type": "websocket.close", "code": 1008})
@@ -149,6 +150,8 @@ class ReceiverApp:
             if declared > self.max_body_bytes:
                 return self._too_large()
 
+        # A body that does not arrive in time is answered 408 by the HTTP protocol (the app
+        # then sees a disconnect).
         chunks = []
         size = 0
         more_body = True

@@ -37,6 +37,8 @@ class ReceiverMetrics:
         self.sealed_files = 0
         self.storage_failures = 0
         self.quarantined = 0
+        self.connections_open = 0
+        self.connections_closed: Counter[str] = Counter()  # closed without an answer, by reason
         self._latency_counts = [0] * (len(LATENCY_BUCKETS_S) + 1)
         self._latency_sum_s = 0.0
 
@@ -88,6 +90,16 @@ class ReceiverMetrics:
             "Bodies kept in quarantine and answered 400.",
             self.quarantined,
         )
+        lines += [
+            "# HELP pbx55_connections_open Client connections open now.",
+            "# TYPE pbx55_connections_open gauge",
+            f"pbx55_connections_open {self.connections_open}",
+            "# HELP pbx55_connections_closed_total Connections closed without an answer "
+            "(idle past the time-out, or beyond the connection cap), by reason.",
+            "# TYPE pbx55_connections_closed_total counter",
+        ]
+        for reason, count in sorted(self.connections_closed.items()):
+            lines.append(f'pbx55_connections_closed_total{{reason="{reason}"}} {count}')
         lines += [
             "# HELP pbx55_request_duration_seconds Time from request start to response.",
             "# TYPE pbx55_request_duration_seconds histogram",

@@ -1,5 +1,9 @@
 """`pbx55 serve`: the receiver app on uvicorn with httptools and uvloop.
 
+The HTTP protocol is uvicorn's httptools one with the receiver's resource limits added
+(ingest/protocol.py): request-head size and header count, head and idle time-outs, and a
+connection limit kept below the open-file limit, which is raised at start as far as it needs.
+
 Uvicorn's own SIGTERM handling does the shutdown sequence the contract asks for: it stops
 accepting, lets in-flight requests finish (each waits for its fsync), then runs the app's
 lifespan shutdown, which commits what is queued and seals the open landing file.
@@ -20,6 +24,13 @@ from ingest.auth import TokenAuth
 from ingest.envelope import new_receiver_id
 from ingest.landing import LandingWriter
 from ingest.metrics import ReceiverMetrics
+from ingest.protocol import (
+    ReceiverLimits,
+    files_needed,
+    open_file_limit,
+    raise_open_file_limit,
+    receiver_protocol,
+)
 from pbx55.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,13 +66,58 @@ def build_app(settings: Settings, *, insecure_no_auth: bool) -> ReceiverApp:
     )
 
 
-def uvicorn_config(app: object, *, host: str, port: int) -> uvicorn.Config:
+def receiver_limits(settings: Settings) -> ReceiverLimits:
+    """Raise the open-file limit as far as the connection limit needs, then fit the limit to it."""
+    open_files = raise_open_file_limit(files_needed(settings.max_connections))
+    try:
+        limits = ReceiverLimits.from_settings(settings, open_files)
+    except ValueError as error:
+        raise SystemExit(f"pbx55 serve: {error}") from None
+    if limits.max_connections < settings.max_connections:
+        log.warning(
+            "PBX55_MAX_CONNECTIONS=%d lowered to %d to stay below the open-file limit (%d)",
+            settings.max_connections,
+            limits.max_connections,
+            open_files,
+        )
+    log.info(
+        "limits: %d connections (503 beyond, closed beyond %d), request head %d bytes and %d "
+        "headers within %g s, idle %g s, body %d bytes within %g s",
+        limits.max_connections,
+        limits.connection_cap,
+        limits.max_header_bytes,
+        limits.max_headers,
+        limits.header_timeout_s,
+        limits.idle_timeout_s,
+        settings.max_body_bytes,
+        limits.body_timeout_s,
+    )
+    return limits
+
+
+def uvicorn_config(
+    app: object,
+    *,
+    host: str,
+    port: int,
+    limits: ReceiverLimits | None = None,
+    metrics: ReceiverMetrics | None = None,
+) -> uvicorn.Config:
+    """The receiver's uvicorn configuration; without `limits`, the default limits (for tests and
+    the benchmark's baseline, which must run the same protocol)."""
+    if limits is None:
+        limits = ReceiverLimits.from_settings(Settings.from_env({}), open_file_limit())
+    if metrics is None:
+        metrics = getattr(app, "metrics", None) or ReceiverMetrics()
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=receiver_protocol(limits, metrics),
+        # No WebSocket protocol: an upgrade request is refused by the HTTP protocol (400).
+        ws="none",
+        timeout_keep_alive=limits.idle_timeout_s,  # type: ignore[arg-type]
         lifespan="on",
         # The access log would write sender-controlled paths on every request, at a cost.
         access_log=False,
@@ -74,7 +130,10 @@ def uvicorn_config(app: object, *, host: str, port: int) -> uvicorn.Config:
 
 def serve(settings: Settings, *, host: str, port: int, insecure_no_auth: bool) -> None:
     app = build_app(settings, insecure_no_auth=insecure_no_auth)
-    server = uvicorn.Server(uvicorn_config(app, host=host, port=port))
+    config = uvicorn_config(
+        app, host=host, port=port, limits=receiver_limits(settings), metrics=app.metrics
+    )
+    server = uvicorn.Server(config)
     tune_interpreter_for_serving()
     # Uvicorn shuts down gracefully on SIGTERM/SIGINT, then restores the handlers it found and
     # raises the signal again. Found handlers that exit with status 0 make a completed graceful

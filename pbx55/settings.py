@@ -7,9 +7,12 @@ the README's configuration table.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEMO_PII_KEY = "pbx55-demo-key-not-secret"
 
@@ -61,6 +64,20 @@ def _token_problem(token: str) -> str | None:
     return None
 
 
+def _positive(env: Mapping[str, str], name: str, default: float, kind: type = float) -> Any:
+    """A positive, finite number (int or float) from the environment; a message naming it if not."""
+    text = env.get(name, "").strip()
+    if not text:
+        return kind(default)
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not (0 < value < math.inf):
+        raise ValueError(f"{name} must be a positive {kind.__name__}, not {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -72,6 +89,12 @@ class Settings:
     timezone: str
     pii_key: str | None = field(repr=False)
     max_body_bytes: int
+    max_header_bytes: int
+    max_headers: int
+    header_timeout_s: float
+    body_timeout_s: float
+    idle_timeout_s: float
+    max_connections: int
     seal_max_bytes: int
     seal_max_age_s: float
     retention_days: int
@@ -97,6 +120,12 @@ class Settings:
             timezone=env.get("PBX55_TIMEZONE", "America/Sao_Paulo"),
             pii_key=env.get("PBX55_PII_KEY") or None,
             max_body_bytes=int(env.get("PBX55_MAX_BODY_BYTES", 64 * 1024)),
+            max_header_bytes=_positive(env, "PBX55_MAX_HEADER_BYTES", 16 * 1024, int),
+            max_headers=_positive(env, "PBX55_MAX_HEADERS", 100, int),
+            header_timeout_s=_positive(env, "PBX55_HEADER_TIMEOUT_S", 10),
+            body_timeout_s=_positive(env, "PBX55_BODY_TIMEOUT_S", 30),
+            idle_timeout_s=_positive(env, "PBX55_IDLE_TIMEOUT_S", 5),
+            max_connections=_positive(env, "PBX55_MAX_CONNECTIONS", 1000, int),
             seal_max_bytes=int(env.get("PBX55_SEAL_MAX_BYTES", 64 * 1024 * 1024)),
             seal_max_age_s=float(env.get("PBX55_SEAL_MAX_AGE_S", 60)),
             retention_days=int(env.get("PBX55_RAW_RETENTION_DAYS", 400)),

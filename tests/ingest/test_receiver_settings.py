@@ -1,4 +1,4 @@
-"""The receiver's settings: tokens that look like a list written wrong."""
+"""The receiver's settings: tokens that look like a list written wrong, and the limits."""
 
 from __future__ import annotations
 
@@ -57,3 +57,26 @@ def test_good_tokens() -> None:
     assert Settings.from_env({"PBX55_TOKENS": f" {GOOD} , {OTHER} "}).tokens == (GOOD, OTHER)
     assert Settings.from_env({"PBX55_TOKENS": "  "}).tokens == ()
     assert Settings.from_env({}).tokens == ()
+
+
+def test_limit_defaults() -> None:
+    settings = Settings.from_env({})
+    assert (settings.max_header_bytes, settings.max_headers) == (16384, 100)
+    assert (settings.header_timeout_s, settings.body_timeout_s) == (10.0, 30.0)
+    assert (settings.idle_timeout_s, settings.max_connections) == (5.0, 1000)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PBX55_MAX_HEADER_BYTES", "0"),
+        ("PBX55_MAX_HEADERS", "2.5"),
+        ("PBX55_HEADER_TIMEOUT_S", "-1"),
+        ("PBX55_BODY_TIMEOUT_S", "inf"),
+        ("PBX55_IDLE_TIMEOUT_S", "nan"),
+        ("PBX55_MAX_CONNECTIONS", "many"),
+    ],
+)
+def test_limits_must_be_positive_numbers(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name} must be a positive"):
+        Settings.from_env({name: value})
