@@ -7,6 +7,10 @@ HMAC tokens of personal data (the key must never enter SQL text).
 
 A value that cannot be parsed is never dropped and never guessed: its typed column stays null,
 its name goes into `parse_errors` and the value as sent into `unparsed_values_json`.
+
+Every text column is storable in Postgres, whose text cannot hold U+0000: a NUL character (a
+`\\u0000` escape in a JSON body, `%00` in a form body) becomes U+FFFD, and the row's
+`nul_replaced_fields` names the columns where that happened (`_replace_nul_characters`).
 """
 
 # SQL here is assembled from this module's constants and from file paths the loader listed
@@ -22,6 +26,7 @@ from collections.abc import Sequence
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from dateutil import parser as dateutil_parser
 
 from ingest.parsing import PARSE_FORM, PushBodyError, parse_push_body
@@ -83,6 +88,7 @@ PUSHES_SCHEMA = pa.schema(
         ("extra_fields_json", pa.string()),
         ("parse_errors", pa.string()),
         ("unparsed_values_json", pa.string()),
+        ("nul_replaced_fields", pa.string()),
         *[(name, pa.string()) for name in TEXT_FIELDS],
         *[(name, pa.int64()) for name in SECONDS_FIELDS],
         *[(name, pa.float64()) for name in MONEY_FIELDS],
@@ -194,7 +200,56 @@ def type_landed_files(
     connection.execute("DROP TABLE landed")
     connection.execute("DROP TABLE landed_files")
     connection.execute("DROP TABLE callers")
-    return table.cast(PUSHES_SCHEMA)
+    return _replace_nul_characters(table.cast(PUSHES_SCHEMA))
+
+
+NUL = "\x00"
+# U+FFFD REPLACEMENT CHARACTER: Unicode's own mark for a character that could not be kept, and
+# visible wherever the value is shown.
+NUL_REPLACEMENT = "\ufffd"
+NUL_REPLACED_FIELDS = "nul_replaced_fields"
+
+
+def _replace_nul_characters(table: pa.Table) -> pa.Table:
+    """`table` with U+0000 replaced by U+FFFD in every text column, and `nul_replaced_fields`
+    set to the comma-separated names of the columns replaced in each row (null when none).
+
+    DuckDB stores a NUL, but Postgres text cannot: one such value would fail the COPY of its
+    batch on every retry and hold back every later file. JSON texts (`extra_fields_json`,
+    `unparsed_values_json`) hold a NUL as the escape `\\u0000`, which is storable as it is.
+    UTF-8 encodes U+0000, and nothing else, as a zero byte, so a column whose bytes hold none
+    needs no further look: most batches cost one byte scan per column, not a search per value.
+    """
+    flags = []
+    for index, field in enumerate(table.schema):
+        if field.name == NUL_REPLACED_FIELDS or not pa.types.is_string(field.type):
+            continue
+        column = table.column(index)
+        if not any(_may_hold_nul(chunk) for chunk in column.chunks):
+            continue
+        has_nul = pc.fill_null(pc.match_substring(column, NUL), False)
+        if not pc.any(has_nul).as_py():
+            continue
+        table = table.set_column(index, field, pc.replace_substring(column, NUL, NUL_REPLACEMENT))
+        flags.append(pc.if_else(has_nul, field.name, ""))
+    if not flags:
+        return table
+    # Joined with empty names and tidied: `null_handling="skip"` drops rows (pyarrow 26).
+    joined = pc.binary_join_element_wise(*flags, ",")
+    names = pc.utf8_trim(pc.replace_substring_regex(joined, ",+", ","), ",")
+    names = pc.if_else(pc.equal(names, ""), pa.scalar(None, pa.string()), names)
+    index = table.schema.get_field_index(NUL_REPLACED_FIELDS)
+    return table.set_column(index, table.schema.field(index), names)
+
+
+def _may_hold_nul(chunk: pa.StringArray) -> bool:
+    """Whether the bytes of `chunk`'s values hold a zero byte (null slots may count too)."""
+    _, offsets, data = chunk.buffers()
+    if data is None or len(chunk) == 0:
+        return False
+    bounds = pa.Array.from_buffers(pa.int32(), len(chunk) + 1, [None, offsets], offset=chunk.offset)
+    start, end = bounds[0].as_py(), bounds[-1].as_py()
+    return b"\x00" in data.slice(start, end - start).to_pybytes()
 
 
 def _read_landed_lines(connection: duckdb.DuckDBPyConnection, files: Sequence[LandedFile]) -> None:
@@ -467,6 +522,7 @@ def _typed_select(timezone: str) -> str:
             string_split(parse_errors, ','),
             lambda name: {{k: name, v: json_extract(body, '$.' || name)}}
         ))) AS VARCHAR) END AS unparsed_values_json,
+        CAST(NULL AS VARCHAR) AS {NUL_REPLACED_FIELDS},  -- set by _replace_nul_characters
         {", ".join(TEXT_FIELDS)},
         {", ".join(SECONDS_FIELDS)},
         {", ".join(MONEY_FIELDS)},

@@ -29,6 +29,7 @@ RAW_COLUMNS: list[tuple[str, str, str]] = [
     ("extra_fields_json", "varchar", "text"),
     ("parse_errors", "varchar", "text"),
     ("unparsed_values_json", "varchar", "text"),
+    ("nul_replaced_fields", "varchar", "text"),
     *((name, "varchar", "text") for name in TEXT_FIELDS),
     ("call_time", "bigint", "bigint"),
     ("call_duration", "bigint", "bigint"),

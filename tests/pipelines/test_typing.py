@@ -9,12 +9,14 @@ import json
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 from landing_writer import envelope
 
 from pbx55.settings import Settings
 from pipelines.loading import load_landed_pushes
 from pipelines.personal_data import Tokenizer
+from pipelines.typed_pushes import NUL_REPLACED_FIELDS, _replace_nul_characters
 
 TEST_PII_KEY = "typing-test-key"
 RECEIVED = dt.datetime(2026, 11, 26, 17, 7, 23, 123456, tzinfo=dt.UTC)
@@ -51,7 +53,11 @@ CASES: dict[str, dict[str, Any]] = {
     "cpf": {"call_document": "123.456.789-09"},
     "cnpj_with_letters": {"call_document": "12.ABC.345/01DE-35"},
     "long_document": {"call_document": "123456789012345678"},
+    # A JSON `\\u0000` escape: storable in DuckDB, but not in Postgres text.
+    "nul_characters": {"call_queue": "4961\x00CREDITO", "call_date": "2026\x00", "k\x00": "v\x00"},
 }
+# A form body with `%00` and a raw zero byte: the receiver decodes both into NUL characters.
+FORM_WITH_NUL = "central_id=1000&call_id=form_nul&call_queue=4961%00CREDITO&note=a\x00b"
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +78,15 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str
             parse="lenient",
         )
     )
+    lines.append(
+        envelope(
+            {"central_id": "1000", "call_id": "form_nul", "call_queue": "4961\x00CREDITO",
+             "note": "a\x00b"},
+            received_at=RECEIVED,
+            raw_body=FORM_WITH_NUL,
+            parse="form",
+        )
+    )  # fmt: skip
     directory = settings.pushes_dir / "date=2026-11-26" / "hour=17"
     directory.mkdir(parents=True)
     (directory / "test0001-00000001.jsonl").write_text(
@@ -91,14 +106,14 @@ def rows(loaded: tuple[Settings, dict[str, dict]]) -> dict[str, dict]:
 
 
 def test_every_line_lands_once_with_its_envelope(rows: dict[str, dict]) -> None:
-    assert len(rows) == len(CASES) + 1
+    assert len(rows) == len(CASES) + 2
     row = rows["numbers_as_strings"]
     assert row["source_file"] == "pushes/date=2026-11-26/hour=17/test0001-00000001.jsonl"
     assert row["line_number"] == 1
     assert row["received_at"] == RECEIVED
     assert (row["method"], row["request_path"], row["parse_mode"]) == ("POST", "/pushes", "json")
     assert row["_dlt_load_id"] and row["_dlt_id"]
-    assert sorted(r["line_number"] for r in rows.values()) == list(range(1, len(CASES) + 2))
+    assert sorted(r["line_number"] for r in rows.values()) == list(range(1, len(CASES) + 3))
 
 
 def test_numbers_sent_as_strings_or_numbers_are_typed(rows: dict[str, dict]) -> None:
@@ -271,3 +286,44 @@ def test_no_copy_of_the_pushes_stays_in_the_pipeline_working_dir(
         if path.name.startswith(("pushes.", "loaded_files."))
     ]
     assert load_files == []
+
+
+def test_nul_characters_become_the_replacement_character_and_are_flagged(
+    rows: dict[str, dict],
+) -> None:
+    row = rows["nul_characters"]
+    assert (row["call_queue"], row["call_date_raw"]) == ("4961\ufffdCREDITO", "2026\ufffd")
+    assert row["nul_replaced_fields"] == "call_queue,call_date_raw"
+    # JSON texts keep the NUL as the escape `\\u0000`, which any text column stores.
+    assert row["extra_fields_json"] == '{"k\\u0000":"v\\u0000"}'
+    assert json.loads(row["unparsed_values_json"]) == {"call_date": "2026\x00"}
+    form = rows["form_nul"]
+    assert form["call_queue"] == "4961\ufffdCREDITO"
+    assert form["raw_body"] == FORM_WITH_NUL.replace("\x00", "\ufffd")  # `%00` stays as sent
+    assert form["nul_replaced_fields"] == "raw_body,call_queue"
+    others = [name for name, r in rows.items() if r["nul_replaced_fields"] is not None]
+    assert sorted(others) == ["form_nul", "nul_characters"]
+    for value in (v for r in rows.values() for v in r.values()):
+        assert not isinstance(value, str) or "\x00" not in value
+
+
+def test_a_zero_byte_outside_the_values_of_a_slice_changes_nothing() -> None:
+    # The byte scan looks at a chunk's values only; a hit elsewhere would only cost a search.
+    whole = pa.array(["a\x00", "b", "c\x00d"])
+    table = pa.Table.from_batches(
+        [
+            pa.record_batch(
+                [whole.slice(1, 1), pa.nulls(1, pa.string())],
+                names=["call_id", NUL_REPLACED_FIELDS],
+            ),
+            pa.record_batch(
+                [whole.slice(2, 1), pa.nulls(1, pa.string())],
+                names=["call_id", NUL_REPLACED_FIELDS],
+            ),
+        ]
+    )
+    replaced = _replace_nul_characters(table)
+    assert replaced.column("call_id").to_pylist() == ["b", "c\ufffdd"]
+    assert replaced.column(NUL_REPLACED_FIELDS).to_pylist() == [None, "call_id"]
+    clean = table.slice(0, 1)
+    assert _replace_nul_characters(clean) is clean
