@@ -6,7 +6,8 @@ import dagster as dg
 import pytest
 
 from pbx55.settings import Settings
-from pipelines.dbt_assets import dbt_resource, pbx55_dbt_assets
+from pipelines.dbt_assets import pbx55_dbt_assets
+from pipelines.resources import build_resources
 from pipelines.transform import dbt_env
 
 from .raw_pushes import PushFactory
@@ -32,7 +33,7 @@ def test_materialising_the_dbt_assets_builds_the_marts(
     monkeypatch.setenv("PBX55_AS_OF_UTC", "2026-11-20 21:00:00+00")
     append_raw(settings, first_batch(PushFactory()))
 
-    result = dg.materialize([pbx55_dbt_assets], resources={"dbt": dbt_resource(settings)})
+    result = dg.materialize([pbx55_dbt_assets], resources=build_resources(settings))
 
     assert result.success
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
