@@ -20,7 +20,7 @@ def test_models_hang_below_the_dlt_asset_and_tests_are_checks() -> None:
     assert upstream == {dg.AssetKey(["pbx55_raw", "pushes"])}
     assert dg.AssetKey(["marts", "fct_calls"]) in pbx55_dbt_assets.keys
     check_names = {spec.name for spec in pbx55_dbt_assets.check_specs}
-    assert any(name.startswith("unique_fct_calls") for name in check_names)
+    assert any(name.startswith("invariant_unique_fct_calls") for name in check_names)
     assert "dq_incomplete_calls" in check_names
 
 
