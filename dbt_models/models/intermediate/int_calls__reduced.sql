@@ -19,7 +19,10 @@ with
             call_id,
             min(received_at) as first_new_received_at
         from {{ ref('stg_pbx55__pushes') }}
-        where staged_at > {{ high_watermark('last_staged_at') }}
+        where
+            staged_at > {{ high_watermark('last_staged_at') }}
+            and central_id is not null
+            and call_id is not null
         group by central_id, call_id
 
     ),
@@ -61,6 +64,7 @@ pushes as (
         -- Bounds the scan: every push of a touched call arrived after its first known push.
         where stg.received_at >= (select min(first_received_at) from touched_calls)
     {% else %}
+        -- A push without a call key is no call (staging flags it: dq_no_call_key).
         where stg.central_id is not null and stg.call_id is not null
     {% endif %}
 
@@ -139,6 +143,7 @@ reduced as (
             end
         ) as late_push_count,
         bool_or(ranked.parse_errors is not null) as has_parse_errors,
+        bool_or(ranked.dq_nul_replaced) as has_nul_replaced,
         min(ranked.received_at) as first_received_at,
         max(ranked.received_at) as last_received_at,
         max(ranked.staged_at) as last_staged_at

@@ -49,6 +49,7 @@ renamed as (
         body_sha256,
         parse_mode,
         parse_errors,
+        {{ raw_column_or_null('nul_replaced_fields', dbt.type_string()) }},
         {{ blank_to_null('central_id') }} as central_id,
         {{ blank_to_null('call_id') }} as call_id,
         {{ blank_to_null('branch_mask') }} as branch_mask,
@@ -103,12 +104,13 @@ deduplicated as (
                 select 1 from recently_staged as staged
                 where staged.push_id = renamed.push_id
             )
+            -- As first_receipts groups them, pushes without a call key are one group.
             and not exists (
                 select 1 from recently_staged as staged
                 where
-                    staged.central_id = renamed.central_id
-                    and staged.call_id = renamed.call_id
-                    and staged.body_sha256 = renamed.body_sha256
+                    staged.body_sha256 = renamed.body_sha256
+                    and staged.central_id is not distinct from renamed.central_id
+                    and staged.call_id is not distinct from renamed.call_id
             )
     {% endif %}
 
@@ -154,26 +156,43 @@ staged as (
         *,
         -- Telling pushes apart by content (field-notes.md): a final push has a recording, talk
         -- time, a disconnection origin or a status only a finished call has; its status may be
-        -- empty. Start pushes carry zero durations, and an SMS is pushed once, when sent.
+        -- empty. Start pushes carry zero durations, and an SMS is pushed once, when sent. Every
+        -- term is true or false, never null, whatever the push lacks.
         (
             has_recording
             or coalesce(talk_seconds, 0) > 0
             or coalesce(duration_seconds, 0) > 0
             or disconnection is not null
             or status_is_final_only
-            or call_kind = 'sms'
+            or coalesce(call_kind = 'sms', false)
         ) as is_final_push,
+        -- Without both keys a push is no call: it is kept and counted, never reduced.
+        central_id is null or call_id is null as dq_no_call_key,
+        nul_replaced_fields is not null as dq_nul_replaced,
         {{ run_started_at_utc() }} as staged_at
     from vocabulary
+
+),
+
+placed as (
+
+    select
+        *,
+        case
+            when dq_no_call_key then 'unknown'
+            when is_final_push then 'final'
+            when branch_mask is not null then 'agent_ringing'
+            when queue is not null or status = 'waiting' then 'queued'
+            when call_kind is not null or status is not null or ura_option is not null then 'ivr'
+            -- Nothing in the push places it: no call type, status, queue, extension, IVR
+            -- option or final evidence.
+            else 'unknown'
+        end as lifecycle_stage
+    from staged
 
 )
 
 select
     *,
-    case
-        when is_final_push then 'final'
-        when branch_mask is not null then 'agent_ringing'
-        when queue is not null or status = 'waiting' then 'queued'
-        else 'ivr'
-    end as lifecycle_stage
-from staged
+    lifecycle_stage = 'unknown' as dq_unknown_stage
+from placed
