@@ -28,6 +28,7 @@ MART_TABLES = [
     "kpi_hourly_weekday",
     "kpi_disconnection_mix",
     "kpi_ivr_options",
+    "dq_pushes_daily",
 ]
 # Stamped by the run, so they differ between any two builds (a full refresh never moves a call).
 RUN_TIME_COLUMNS = {"reduced_at", "built_at", "moved_from_reported_date"}

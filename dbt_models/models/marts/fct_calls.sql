@@ -202,6 +202,7 @@ final as (
         ) as dq_cost_mismatch,
         started_at is null as dq_missing_call_date,
         has_parse_errors as dq_parse_errors,
+        has_nul_replaced as dq_nul_replaced,
         reduced_at,
         {{ run_started_at_utc() }} as built_at
     from enriched
