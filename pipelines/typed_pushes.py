@@ -125,23 +125,33 @@ _MACROS = r"""
 CREATE OR REPLACE TEMP MACRO pbx_blank(v) AS v IS NULL OR trim(v) = '';
 
 -- Whole seconds from 42, "42", "42.0", "42,0" or "H:MM:SS" (the vendor's report API).
-CREATE OR REPLACE TEMP MACRO pbx_seconds(v) AS CASE
+CREATE OR REPLACE TEMP MACRO pbx_any_seconds(v) AS CASE
     WHEN regexp_full_match(trim(v), '[+-]?\d+([.,]0*)?')
         THEN TRY_CAST(regexp_extract(trim(v), '^[+-]?\d+') AS BIGINT)
-    WHEN regexp_full_match(trim(v), '\d+:[0-5]\d:[0-5]\d')
-        THEN TRY_CAST(split_part(trim(v), ':', 1) AS BIGINT) * 3600
+    WHEN regexp_full_match(trim(v), '\d{1,6}:[0-5]\d:[0-5]\d')
+        THEN CAST(split_part(trim(v), ':', 1) AS BIGINT) * 3600
             + CAST(split_part(trim(v), ':', 2) AS BIGINT) * 60
             + CAST(split_part(trim(v), ':', 3) AS BIGINT)
 END;
 
 -- 0.58, "0.58", "0,58", "1.234,56", 1e-05; "1,234.56" is ambiguous and stays unparsed.
-CREATE OR REPLACE TEMP MACRO pbx_money(v) AS CASE
+CREATE OR REPLACE TEMP MACRO pbx_any_money(v) AS CASE
     WHEN regexp_full_match(trim(v), '[+-]?\d{1,3}(\.\d{3})+,\d+')
         THEN TRY_CAST(replace(replace(trim(v), '.', ''), ',', '.') AS DOUBLE)
     WHEN regexp_full_match(trim(v), '[+-]?\d+,\d+')
         THEN TRY_CAST(replace(trim(v), ',', '.') AS DOUBLE)
     WHEN regexp_full_match(trim(v), '[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?')
         THEN TRY_CAST(trim(v) AS DOUBLE)
+END;
+
+-- Beyond these a value is no measurement and would overflow the models' sums and decimals
+-- (numeric(18, 4) of billed seconds, numeric(28, 6) of costs), stopping every refresh: it is
+-- left untyped, listed in parse_errors and kept as sent. Infinity and NaN fail the test too.
+CREATE OR REPLACE TEMP MACRO pbx_seconds(v) AS CASE
+    WHEN abs(pbx_any_seconds(v)) < 1000000000 THEN pbx_any_seconds(v)
+END;
+CREATE OR REPLACE TEMP MACRO pbx_money(v) AS CASE
+    WHEN abs(pbx_any_money(v)) < 1000000000000 THEN pbx_any_money(v)
 END;
 
 CREATE OR REPLACE TEMP MACRO pbx_wall_time(v) AS

@@ -107,9 +107,17 @@ ODD_PUSHES: list[tuple[str, bytes, str | None]] = [
         b"&call_queue=4961-CREDITO%00P1",
         FORM,
     ),
+    (
+        "numbers_out_of_range",
+        b'{"central_id": "1000", "call_id": "x6", "call_type": "receptivo",'
+        b' "call_date": "2026-11-20 10:06:00", "call_time": 1000000000000000,'
+        b' "call_duration": 1e300, "call_cost": 1e300, "call_tax": 0.58,'
+        b' "call_disconnection": "externo"}',
+        None,
+    ),
 ]  # fmt: skip
 NORMAL_CALLS = {"n1", "n2", "n3", "n4"}
-ODD_CALLS = {"x1", "x2", "x3", "x4", "x5"}
+ODD_CALLS = {"x1", "x2", "x3", "x4", "x5", "x6"}
 
 
 def _land_day(settings: Settings, *, with_odd_pushes: bool) -> dict[str, str]:
@@ -191,6 +199,10 @@ def _check_odd_pushes_kept_flagged_and_counted(
     assert raw["form_with_percent_00"]["raw_body"].endswith("call_queue=4961-CREDITO%00P1")
     assert raw["form_with_percent_00"]["nul_replaced_fields"] == "call_queue"
     assert raw["empty_object"]["nul_replaced_fields"] is None
+    # Numbers that would overflow the marts' sums and decimals: untyped, flagged, kept as sent.
+    out_of_range = raw["numbers_out_of_range"]
+    assert out_of_range["parse_errors"] == "call_time,call_duration,call_cost"
+    assert (out_of_range["call_time"], out_of_range["call_cost"]) == (None, None)
 
     staged = {
         odd_ids[row["push_id"]]: row

@@ -30,6 +30,14 @@ CASES: dict[str, dict[str, Any]] = {
     "null_values": {"call_time": None, "call_cost": None, "call_queue": None},
     "unparseable": {"call_time": "abc", "call_cost": "R$ 1", "call_date": "ontem à tarde"},
     "ambiguous_money": {"call_cost": "1,234.56"},
+    # Numbers no call has, which would overflow the models' sums and decimals.
+    "out_of_range": {
+        "call_time": 10**15,
+        "call_duration": "99999999:00:00",
+        "call_time_waiting": "-99999999999999999999",
+        "call_cost": 1e300,
+        "call_balance": "1e999",
+    },
     "unknown_fields": {"new_vendor_field": {"nested": [1, 2]}, "branch_email": "a@b.com.br"},
     "date_ymd_hms": {"call_date": "2026-11-26 14:00:00"},
     "date_isodate": {"call_date": 'ISODate("2026-11-26 14:00:00")'},
@@ -157,6 +165,16 @@ def test_unparseable_values_are_kept_raw_and_flagged(rows: dict[str, dict]) -> N
     assert ambiguous["parse_errors"] == "call_cost"
     assert json.loads(ambiguous["unparsed_values_json"]) == {"call_cost": "1,234.56"}
     assert rows["numbers_as_strings"]["unparsed_values_json"] is None
+
+
+def test_numbers_out_of_any_plausible_range_are_kept_raw_and_flagged(
+    rows: dict[str, dict],
+) -> None:
+    row = rows["out_of_range"]
+    fields = ("call_time", "call_duration", "call_time_waiting", "call_cost", "call_balance")
+    assert row["parse_errors"] == ",".join(fields)
+    assert all(row[name] is None for name in fields)
+    assert json.loads(row["unparsed_values_json"])["call_time"] == 10**15
 
 
 def test_unknown_fields_are_kept(rows: dict[str, dict]) -> None:
