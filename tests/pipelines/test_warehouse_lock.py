@@ -36,11 +36,21 @@ def warehouse(request: pytest.FixtureRequest, env: dict[str, str]) -> dict[str, 
     return env
 
 
+def child_env(settings_env: dict[str, str]) -> dict[str, str]:
+    """This process's environment with only `settings_env`'s PBX55_* settings.
+
+    Other tests leave PBX55_* variables in `os.environ` (the dbt resource exports them), and a
+    child reading a stale PBX55_DUCKDB_PATH would lock another warehouse.
+    """
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PBX55_")}
+    return inherited | settings_env
+
+
 @contextlib.contextmanager
 def held_by_another_process(warehouse: dict[str, str], scope: str) -> Iterator[None]:
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, scope],
-        env=os.environ | warehouse,
+        env=child_env(warehouse),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -78,7 +88,7 @@ def test_a_waiting_writer_goes_on_once_the_holder_is_gone(
     scope = f"lock_{postgres_schema_suffix}_{RAW_DATASET}"
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, scope],
-        env=os.environ | warehouse,
+        env=child_env(warehouse),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -105,7 +115,7 @@ def test_pbx55_load_exits_with_one_line_while_another_writer_holds_the_warehouse
     with held_by_another_process(env, RAW_DATASET):
         result = subprocess.run(
             [str(Path(sys.executable).with_name("pbx55")), "load"],
-            env=os.environ | env | {"PBX55_WRITER_LOCK_TIMEOUT_S": "0.3"},
+            env=child_env(env | {"PBX55_WRITER_LOCK_TIMEOUT_S": "0.3"}),
             capture_output=True,
             text=True,
             cwd=tmp_path,
