@@ -46,8 +46,8 @@ def child_env(settings_env: dict[str, str]) -> dict[str, str]:
     return inherited | settings_env
 
 
-@contextlib.contextmanager
-def held_by_another_process(warehouse: dict[str, str], scope: str) -> Iterator[None]:
+def start_holder(warehouse: dict[str, str], scope: str) -> subprocess.Popen[str]:
+    """A child process holding the writer lock of `scope` (it has said so when this returns)."""
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, scope],
         env=child_env(warehouse),
@@ -55,8 +55,14 @@ def held_by_another_process(warehouse: dict[str, str], scope: str) -> Iterator[N
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+@contextlib.contextmanager
+def held_by_another_process(warehouse: dict[str, str], scope: str) -> Iterator[None]:
+    holder = start_holder(warehouse, scope)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         yield
     finally:
         holder.communicate("")
@@ -86,14 +92,7 @@ def test_a_waiting_writer_goes_on_once_the_holder_is_gone(
     warehouse: dict[str, str], postgres_schema_suffix: str
 ) -> None:
     scope = f"lock_{postgres_schema_suffix}_{RAW_DATASET}"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, scope],
-        env=child_env(warehouse),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    holder = start_holder(warehouse, scope)
     holder.kill()  # a writer that dies never leaves the lock behind
     holder.wait()
 
