@@ -6,8 +6,6 @@ must equal DuckDB's.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -18,7 +16,7 @@ from pipelines.transform import build_models
 
 from .raw_pushes import PushFactory
 from .scenario import AS_OF_UTC, QUEUE, first_batch, second_batch
-from .warehouse import MART_TABLES, append_raw, connect, drop_schemas, snapshot
+from .warehouse import MART_TABLES, append_raw, connect, snapshot
 
 VARS = {"as_of_utc": AS_OF_UTC}
 RAW_PERSONAL_VALUES = [
@@ -44,16 +42,6 @@ def rows_by_key(settings: Settings, table: str, key: str, prefix: str = "") -> d
 @pytest.fixture
 def duckdb_settings(settings: Settings) -> Settings:
     return settings
-
-
-@pytest.fixture
-def postgres_settings(
-    settings: Settings, postgres_url: str, postgres_schema_suffix: str
-) -> Iterator[tuple[Settings, str]]:
-    prefix = f"pbx55_test_{postgres_schema_suffix}_"
-    pg_settings = dataclasses.replace(settings, warehouse="postgres", postgres_url=postgres_url)
-    yield pg_settings, prefix
-    drop_schemas(pg_settings, prefix)
 
 
 def test_duckdb_build_reduces_calls_links_journeys_and_updates_incrementally(

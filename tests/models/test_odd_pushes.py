@@ -13,9 +13,7 @@ staging, flagged, and counted in marts.dq_pushes_daily.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from pipelines.transform import build_models
 
 from .raw_pushes import COLUMN_NAMES, RAW_COLUMNS, PushFactory
 from .scenario import AS_OF_UTC, first_batch
-from .warehouse import connect, drop_schemas, snapshot
+from .warehouse import connect, snapshot
 
 RECEIVER_ID = "oddpush1"
 DAY_START = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)  # 10:00 in America/Sao_Paulo
@@ -276,16 +274,6 @@ def baseline(tmp_path: Path, env: dict[str, str]) -> dict[str, list[dict[str, An
     marts = snapshot(clean)
     assert {row["call_id"] for row in marts["fct_calls"]} == NORMAL_CALLS
     return marts
-
-
-@pytest.fixture
-def postgres_settings(
-    settings: Settings, postgres_url: str, postgres_schema_suffix: str
-) -> Iterator[tuple[Settings, str]]:
-    prefix = f"pbx55_odd_{postgres_schema_suffix}_"
-    pg_settings = dataclasses.replace(settings, warehouse="postgres", postgres_url=postgres_url)
-    yield pg_settings, prefix
-    drop_schemas(pg_settings, prefix)
 
 
 def test_duckdb_refresh_goes_on_with_odd_pushes_and_normal_calls_are_unaffected(
