@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PBX55_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo test lint dev docs bench clean uv
+.PHONY: install prepare demo test lint dev docs bench clean uv
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -24,21 +24,25 @@ install: $(VENV)/.installed
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	cd dbt_models && ../$(BIN)/sqlfluff lint models
 
-test: lint
+# The dbt manifest the Dagster definitions are built from (never parsed at import).
+prepare: install
+	$(BIN)/pbx55 prepare
+
+test: lint prepare
 	$(BIN)/pytest
 
 demo: install
 	$(BIN)/pbx55 demo
 
-dev: install
-	$(BIN)/python -m pipelines.dev
+dev: prepare
+	$(BIN)/python -m pbx55.dev
 
 # The data dictionary: every model and column with its unit and formula (after `make demo`).
 docs: install
-	cd dbt_models && PBX55_DUCKDB_PATH=$${PBX55_DUCKDB_PATH:-$(PBX55_DATA_DIR)/warehouse.duckdb} \
-		../$(BIN)/dbt docs generate --profiles-dir . && ../$(BIN)/dbt docs serve --profiles-dir . --port 8080
+	$(BIN)/pbx55 docs --port 8080
 
 bench: install
 	$(BIN)/python benchmarks/receiver.py

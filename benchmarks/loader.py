@@ -27,8 +27,8 @@ from pathlib import Path
 
 import duckdb
 
-from pbx55.settings import Settings
-from pipelines.loading import load_landed_pushes
+from foundation.settings import Settings
+from pipelines.loader.load import load_landed_pushes
 
 RECEIVER_ID = "bench001"
 STATUSES = ("new_call", "call_waiting", "new_call", "")

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import duckdb
 
-from pbx55.settings import Settings
-from pipelines.transform import build_models, run_dbt
+from foundation.settings import Settings
+from pipelines.dbt_runner import build_models, run_dbt
 
 PUSHES_PER_CALL = 4
 CALL_SPACING_S = 10  # one call every 10 s: 1M pushes are about a month of history

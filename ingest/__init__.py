@@ -1,1 +1,1 @@
-"""The push receiver: HTTP app, auth, lenient parsing and the durable landing writer."""
+"""The push receiver: HTTP app, auth, limits, metrics and the durable landing writer."""

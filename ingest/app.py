@@ -16,19 +16,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ingest.auth import TokenAuth
-from ingest.envelope import (
-    US_PER_HOUR,
+from foundation.landing.durable import probe_writable, write_quarantine_file
+from foundation.landing.envelope import (
     PushIds,
-    body_sha256,
     envelope_line,
     now_us,
-    raw_text,
+    quarantined_body_record,
     utc_text,
 )
-from ingest.landing import LandingWriter, StorageError, probe_writable, write_quarantine_file
+from foundation.landing.layout import hour_bucket_of
+from foundation.landing.parsing import MAX_NESTING_DEPTH, PushBodyError, parse_push_body
+from ingest.auth import TokenAuth
+from ingest.landing_writer import LandingWriter, StorageError
 from ingest.metrics import ReceiverMetrics
-from ingest.parsing import MAX_NESTING_DEPTH, PushBodyError, parse_push_body
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class ReceiverApp:
             raw=raw,
         )
         try:
-            await self.writer.land(line, received_us // US_PER_HOUR)
+            await self.writer.land(line, hour_bucket_of(received_us))
         except StorageError:
             return self._reject(503, "storage_unavailable", "storage unavailable, retry later")
         self.metrics.accepted_by_parse[parsed.mode] += 1
@@ -216,19 +216,17 @@ class ReceiverApp:
     ) -> tuple[int, bytes]:
         """Keep a body that is not an object (nothing to keep when empty), then answer 400."""
         if raw.strip():
-            record = {
-                "push_id": push_id,
-                "received_at": utc_text(received_us),
-                "receiver_id": self.writer.receiver_id,
-                "method": method,
-                "path": path,
-                "auth": auth_label,
-                "reason": error.reason,
-                "content_type": content_type,
-                "body_sha256": body_sha256(raw),
-                "raw_body": raw_text(raw),
-            }
-            content = json.dumps(record, ensure_ascii=False).encode() + b"\n"
+            content = quarantined_body_record(
+                push_id=push_id,
+                received_us=received_us,
+                receiver_id=self.writer.receiver_id,
+                method=method,
+                path=path,
+                auth=auth_label,
+                reason=error.reason,
+                content_type=content_type,
+                raw=raw,
+            )
             date = utc_text(received_us)[:10]
             try:
                 await asyncio.get_running_loop().run_in_executor(

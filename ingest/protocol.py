@@ -52,8 +52,8 @@ from typing import Any, ClassVar
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from foundation.settings import Settings
 from ingest.metrics import ReceiverMetrics
-from pbx55.settings import Settings
 
 log = logging.getLogger(__name__)
 

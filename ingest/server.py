@@ -19,10 +19,11 @@ from types import FrameType
 
 import uvicorn
 
+from foundation.landing.envelope import new_receiver_id
+from foundation.settings import Settings
 from ingest.app import ReceiverApp
 from ingest.auth import TokenAuth
-from ingest.envelope import new_receiver_id
-from ingest.landing import LandingWriter
+from ingest.landing_writer import LandingWriter
 from ingest.metrics import ReceiverMetrics
 from ingest.protocol import (
     ReceiverLimits,
@@ -31,7 +32,6 @@ from ingest.protocol import (
     raise_open_file_limit,
     receiver_protocol,
 )
-from pbx55.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from pbx55.settings import Settings
+from foundation.settings import Settings
 from pipelines.warehouse_lock import WarehouseBusy
 
 
@@ -22,7 +22,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _load(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines.loading import load_landed_pushes
+    from pipelines.loader.load import load_landed_pushes
 
     summary = load_landed_pushes(settings)
     print(summary)
@@ -30,23 +30,51 @@ def _load(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines.transform import build_models
+    from pipelines.dbt_runner import build_models
 
     build_models(settings, full_refresh=args.full_refresh)
+    return 0
+
+
+def _publish(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.bi_copy import publish_bi_copy
+
+    publication = publish_bi_copy(settings)
+    if publication.path is None:
+        print(publication.note)
+    else:
+        print(f"published {len(publication.tables)} marts tables to {publication.path}")
     return 0
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.warehouse_lock import warehouse_writer
 
-    # One hold for both: no other writer slips in between the load and the build.
+    # The steps of the Dagster job `load_landed_pushes`, under one hold of the writer lock so
+    # that no other writer slips in between them.
     with warehouse_writer(settings, "pbx55 run"):
         _load(args, settings)
-        return _build(args, settings)
+        _build(args, settings)
+        return _publish(args, settings)
+
+
+def _docs(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.dbt_runner import run_dbt
+
+    run_dbt(settings, ["docs", "generate"])
+    run_dbt(settings, ["docs", "serve", "--port", str(args.port)])
+    return 0
+
+
+def _prepare(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.dbt_runner import prepare_manifest
+
+    print(f"dbt manifest for Dagster: {prepare_manifest(settings, force=True)}")
+    return 0
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from pbx55.simulator import run_from_args
+    from pbx55.simulate import run_from_args
 
     return run_from_args(args, settings)
 
@@ -77,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, help_text, handler in (
         ("build", "run the dbt models and tests", _build),
-        ("run", "load, then build", _run),
+        ("run", "load, build, then publish the BI copy (what the Dagster load job does)", _run),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument(
@@ -88,8 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
         )
         command.set_defaults(handler=handler)
 
+    commands.add_parser("publish", help="publish the BI serving copy of the marts").set_defaults(
+        handler=_publish
+    )
+    commands.add_parser(
+        "prepare", help="parse the dbt project into the manifest Dagster loads its assets from"
+    ).set_defaults(handler=_prepare)
+
+    docs = commands.add_parser(
+        "docs", help="the data dictionary: dbt docs of every model and column, served locally"
+    )
+    docs.add_argument("--port", type=int, default=8080)
+    docs.set_defaults(handler=_docs)
+
     simulate = commands.add_parser("simulate", help="send realistic 55pbx traffic to a receiver")
-    from pbx55.simulator import add_arguments
+    from pbx55.simulate import add_arguments
 
     add_arguments(simulate)
     simulate.set_defaults(handler=_simulate)

@@ -17,30 +17,21 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import IO
 
-from pbx55.settings import DEMO_PII_KEY, Settings
-from pbx55.simulation import SimulationConfig, run_simulation
-from pbx55.simulation.compare import (
+from foundation.settings import DEMO_PII_KEY, Settings
+from pbx55.receiver_process import running_receiver
+from simulator import SimulationConfig, run_simulation
+from simulator.compare import (
     compare_calls,
     compare_journeys,
     fct_calls_rows,
     fct_journeys_rows,
 )
-from pbx55.simulation.model import day_type
+from simulator.model import day_type
 
 # Only ever sent to the receiver this process starts on 127.0.0.1.
 DEMO_TOKEN = "pbx55-demo-token-not-secret"  # noqa: S105 - a published demo value, like DEMO_PII_KEY
@@ -48,107 +39,6 @@ DEMO_TOKEN = "pbx55-demo-token-not-secret"  # noqa: S105 - a published demo valu
 DAY_TYPE_VOLUME = {"weekday": 1.0, "saturday": 0.45, "sunday": 0.25}
 INBOUND_HEADER = ["central", "inbound", "offered", "answered", "abandoned", "IVR aband.",
                   "no final", "SL 20 s", "ASA", "wait p90", "abandon %"]  # fmt: skip
-READY_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 60
-
-
-# ---- the receiver as a child process (also used by the end-to-end test) ---------------------
-
-
-@dataclass(frozen=True)
-class RunningReceiver:
-    base_url: str
-    process: subprocess.Popen[bytes]
-
-    @property
-    def push_url(self) -> str:
-        return f"{self.base_url}/pushes"
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _ready(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:  # noqa: S310
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _tail(log: IO[bytes], limit: int = 4000) -> str:
-    log.seek(0)
-    return log.read().decode(errors="replace")[-limit:]
-
-
-@contextmanager
-def running_receiver(environ: Mapping[str, str]) -> Iterator[RunningReceiver]:
-    """Run `pbx55 serve` with exactly this PBX55_* environment; SIGTERM it on the way out.
-
-    PBX55_* variables of the calling shell are not inherited, so the receiver lands where
-    `environ` says and nowhere else. Raises if it does not become ready or does not stop cleanly.
-    """
-    port = free_loopback_port()
-    base_url = f"http://127.0.0.1:{port}"
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PBX55_")}
-    command = [
-        sys.executable,
-        "-m",
-        "pbx55.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            command, env=inherited | dict(environ), stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while not _ready(base_url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the receiver did not become ready:\n{_tail(log)}")
-                time.sleep(0.1)
-            yield RunningReceiver(base_url=base_url, process=process)
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)  # seals the open landing files
-                try:
-                    process.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-                    raise RuntimeError(f"the receiver ignored SIGTERM:\n{_tail(log)}") from None
-        if process.returncode != 0:
-            raise RuntimeError(f"the receiver exited with {process.returncode}:\n{_tail(log)}")
-
-
-def settings_environment(settings: Settings) -> dict[str, str]:
-    """The PBX55_* variables that reproduce `settings` in a child process."""
-    environ = {
-        "PBX55_DATA_DIR": str(settings.data_dir),
-        "PBX55_LANDING_DIR": str(settings.landing_dir),
-        "PBX55_DUCKDB_PATH": str(settings.duckdb_path),
-        "PBX55_WAREHOUSE": settings.warehouse,
-        "PBX55_TIMEZONE": settings.timezone,
-        "PBX55_TOKENS": ",".join(settings.tokens),
-        "PBX55_MAX_BODY_BYTES": str(settings.max_body_bytes),
-        "PBX55_SEAL_MAX_BYTES": str(settings.seal_max_bytes),
-        "PBX55_SEAL_MAX_AGE_S": str(settings.seal_max_age_s),
-    }
-    if settings.pii_key:
-        environ["PBX55_PII_KEY"] = settings.pii_key
-    if settings.postgres_url:
-        environ["PBX55_POSTGRES_URL"] = settings.postgres_url
-    return environ
-
-
-# ---- the demo ----------------------------------------------------------------------------
 
 
 def _with_demo_secrets(settings: Settings) -> Settings:
@@ -166,7 +56,7 @@ def _days_file(settings: Settings) -> Path:
 
 def next_demo_day(settings: Settings) -> date:
     """Yesterday in São Paulo the first time, then the day before the earliest demo day."""
-    from pbx55.simulator import yesterday_in_sao_paulo
+    from pbx55.simulate import yesterday_in_sao_paulo
 
     path = _days_file(settings)
     days = [date.fromisoformat(line) for line in path.read_text().split()] if path.exists() else []
@@ -183,15 +73,14 @@ def _record_demo_day(settings: Settings, day: date) -> None:
 def _materialize_everything(settings: Settings) -> None:
     """Every asset of the project's Definitions, in this process, recorded in DAGSTER_HOME."""
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    # dagster-dbt looks `dbt` up on PATH; as `make dev` does, use this interpreter's environment.
-    bin_dir = str(Path(sys.executable).parent)
-    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     import dagster as dg
 
-    from pipelines.definitions import build_definitions
-    from pipelines.dev import write_instance_config
+    from pbx55.dev import write_instance_config
+    from pipelines.dbt_runner import prepare_manifest
+    from pipelines.orchestration.definitions import build_definitions
 
     write_instance_config(settings)
+    prepare_manifest(settings)
     # Dagster prints its own console log; without this the root handler prints each line twice.
     logging.getLogger("dagster").propagate = False
     logging.getLogger("alembic").setLevel(logging.WARNING)  # Dagster's storage migrations
@@ -326,7 +215,7 @@ def run_demo(settings: Settings, calls: int = 2000) -> int:
     truth_path = settings.data_dir / "simulations" / f"truth-{day}.jsonl"
     print(f"pbx55 demo: data directory {settings.data_dir}")
     print(f"1/4 starting the receiver and simulating {day:%A %Y-%m-%d} ({config.calls} contacts)")
-    with running_receiver(settings_environment(settings)) as receiver:
+    with running_receiver(settings.as_environment()) as receiver:
         report = run_simulation(
             config, url=receiver.push_url, token=settings.tokens[0], truth_path=truth_path
         )

@@ -7,7 +7,7 @@ started from another instance, so the lock lives with the warehouse itself:
 
 - DuckDB: an exclusive `flock` on `<warehouse>.writer.lock` beside the file. The kernel releases
   it when the holder dies, so a killed writer never leaves a stale lock.
-- Postgres: a session advisory lock keyed by the raw dataset's name, held on a connection of its
+- Postgres: a session advisory lock keyed by the raw schema's name, held on a connection of its
   own. The server releases it when that connection ends, and it covers writers on other hosts.
 
 A second writer waits up to `PBX55_WRITER_LOCK_TIMEOUT_S`, then gives up with `WarehouseBusy`,
@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from pbx55.settings import Settings
+from foundation.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,14 @@ class _Lock(Protocol):
 
 
 @contextlib.contextmanager
-def warehouse_writer(
-    settings: Settings, purpose: str, *, scope: str = "pbx55_raw"
-) -> Iterator[None]:
+def warehouse_writer(settings: Settings, purpose: str) -> Iterator[None]:
     """Hold the writer lock of `settings`' warehouse while the block runs.
 
-    `purpose` (e.g. "pbx55 load") is what a waiting writer is told; `scope` is the raw dataset
-    name, so that test runs with their own schema prefix in one Postgres do not wait for each other.
+    `purpose` (e.g. "pbx55 load") is what a waiting writer is told. On Postgres the lock is the
+    raw schema's, so that runs with their own schema prefix in one database never wait for
+    each other.
     """
+    scope = settings.raw_schema
     key = _lock_key(settings, scope)
     with _held_lock:
         if key in _held:

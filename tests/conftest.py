@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pbx55.settings import Settings
+from foundation.settings import Settings
 
 POSTGRES_URL = os.environ.get(
     "PBX55_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -60,3 +60,12 @@ def postgres_url() -> Iterator[str]:
 def postgres_schema_suffix() -> str:
     """A unique suffix so parallel or repeated runs never share Postgres schemas."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dbt manifest the Dagster definitions are built from, as `pbx55 prepare` writes it."""
+    from pipelines.dbt_runner import prepare_manifest
+
+    data_dir = tmp_path_factory.mktemp("manifest")
+    return prepare_manifest(Settings.from_env({"PBX55_DATA_DIR": str(data_dir)}))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from pbx55.demo import running_receiver
+from pbx55.receiver_process import running_receiver
 
 PBX55 = str(Path(sys.executable).with_name("pbx55"))
 
@@ -53,6 +53,10 @@ def test_serve_simulate_then_run_twice_fills_the_marts_once(env, settings):
         ).fetchone()
     assert pushes == distinct > 60
     assert calls == distinct_calls >= 60
+    # Like the Dagster job, `run` ends with the BI copy, so Metabase is never stale under cron.
+    assert f"to {settings.bi_duckdb_path}" in again.stdout
+    with duckdb.connect(str(settings.bi_duckdb_path), read_only=True) as served:
+        assert served.execute("select count(*) from marts.fct_calls").fetchone() == (calls,)
 
 
 def test_load_without_a_pii_key_fails_with_the_reason(env):

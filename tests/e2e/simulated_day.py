@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from pbx55.demo import running_receiver, settings_environment
-from pbx55.settings import Settings
-from pbx55.simulation import SimulationConfig, SimulationReport, run_simulation
-from pipelines.transform import build_models
+from foundation.settings import Settings
+from pbx55.receiver_process import running_receiver
+from pipelines.dbt_runner import build_models
+from simulator import SimulationConfig, SimulationReport, run_simulation
 
 
 def send_day(settings: Settings, config: SimulationConfig, truth_path: Path) -> SimulationReport:
     """Send the day to a receiver landing where `settings` say; SIGTERM seals its files."""
-    with running_receiver(settings_environment(settings)) as receiver:
+    with running_receiver(settings.as_environment()) as receiver:
         return run_simulation(
             config,
             url=receiver.push_url,
@@ -27,10 +25,8 @@ def send_day(settings: Settings, config: SimulationConfig, truth_path: Path) -> 
         )
 
 
-def build_models_after_the_day(settings: Settings, **build_arguments: Any) -> None:
+def build_models_after_the_day(settings: Settings) -> None:
     """The day was sent in seconds, so its pushes all arrived just now. Build as if three hours
     had passed, so that calls without a final push are past the 2 h grace period."""
-    with pytest.MonkeyPatch.context() as patch:
-        as_of = datetime.now(UTC) + timedelta(hours=3)
-        patch.setenv("PBX55_AS_OF_UTC", as_of.strftime("%Y-%m-%d %H:%M:%S"))
-        build_models(settings, **build_arguments)
+    as_of = datetime.now(UTC) + timedelta(hours=3)
+    build_models(dataclasses.replace(settings, as_of_utc=as_of.strftime("%Y-%m-%d %H:%M:%S")))

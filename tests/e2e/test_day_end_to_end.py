@@ -19,20 +19,19 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from simulated_day import build_models_after_the_day, send_day
 
-from pbx55.demo import settings_environment
-from pbx55.settings import Settings
-from pbx55.simulation import SimulationConfig
-from pbx55.simulation.compare import (
+from foundation.settings import Settings
+from pbx55.simulate import yesterday_in_sao_paulo
+from pipelines.bi_copy import publish_bi_copy
+from pipelines.loader.load import load_landed_pushes
+from simulator import SimulationConfig
+from simulator.compare import (
     compare_calls,
     compare_journeys,
     fct_calls_rows,
     fct_journeys_rows,
 )
-from pbx55.simulator import yesterday_in_sao_paulo
-from pipelines.loading import load_landed_pushes
-from pipelines.serving import publish_bi_copy
+from tests.e2e.simulated_day import build_models_after_the_day, send_day
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token-0123456789abcdef"
@@ -126,7 +125,7 @@ def test_bi_copy_and_notebook_run_on_the_result(day_through_the_pipeline):
     leftovers = [p for p in settings.bi_duckdb_path.parent.iterdir() if p.name.endswith(".partial")]
     assert leftovers == []
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PBX55_")}
-    environment |= settings_environment(settings) | {"MPLBACKEND": "Agg"}
+    environment |= settings.as_environment() | {"MPLBACKEND": "Agg"}
     completed = subprocess.run(
         [sys.executable, str(REPO_ROOT / "notebooks" / "call_centre.py")],
         env=environment,

@@ -10,18 +10,18 @@ from datetime import timedelta
 
 import psycopg2
 import pytest
-from simulated_day import build_models_after_the_day, send_day
 
-from pbx55.settings import Settings
-from pbx55.simulation import SimulationConfig
-from pbx55.simulation.compare import (
+from foundation.settings import Settings
+from pbx55.simulate import yesterday_in_sao_paulo
+from pipelines.loader.load import load_landed_pushes
+from simulator import SimulationConfig
+from simulator.compare import (
     compare_calls,
     compare_journeys,
     fct_calls_rows,
     fct_journeys_rows,
 )
-from pbx55.simulator import yesterday_in_sao_paulo
-from pipelines.loading import RAW_DATASET, load_landed_pushes
+from tests.e2e.simulated_day import build_models_after_the_day, send_day
 
 TOKEN = "e2e-token-0123456789abcdef"
 
@@ -56,14 +56,16 @@ def test_a_day_on_postgres_agrees_with_the_ground_truth(
         day=yesterday_in_sao_paulo() - timedelta(days=5), calls=150, seed=5505, agents=4
     )
     report = send_day(settings, config, tmp_path / "truth.jsonl")
-    on_postgres = dataclasses.replace(settings, warehouse="postgres", postgres_url=postgres_url)
+    on_postgres = dataclasses.replace(
+        settings, warehouse="postgres", postgres_url=postgres_url, schema_prefix=postgres_prefix
+    )
 
-    load_landed_pushes(on_postgres, dataset_name=postgres_prefix + RAW_DATASET)
-    build_models_after_the_day(on_postgres, schema_prefix=postgres_prefix)
+    load_landed_pushes(on_postgres)
+    build_models_after_the_day(on_postgres)
 
     with psycopg2.connect(postgres_url) as connection:
         cursor = connection.cursor()
-        cursor.execute(f"select push_id from {postgres_prefix}{RAW_DATASET}.pushes")  # noqa: S608
+        cursor.execute(f"select push_id from {on_postgres.raw_schema}.pushes")  # noqa: S608
         counts = Counter(push_id for (push_id,) in cursor.fetchall())
         calls = fct_calls_rows(connection, schema=f"{postgres_prefix}marts")
         journeys = fct_journeys_rows(connection, schema=f"{postgres_prefix}marts")

@@ -10,9 +10,9 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
+from foundation.settings import Settings
 from pbx55.demo import next_demo_day, run_demo
-from pbx55.settings import Settings
-from pbx55.simulator import yesterday_in_sao_paulo
+from pbx55.simulate import yesterday_in_sao_paulo
 
 pytestmark = pytest.mark.slow
 

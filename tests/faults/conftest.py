@@ -1,9 +1,9 @@
 """Fixtures of the fault tests: each test's own warehouse (DuckDB, then Postgres), the matrix.
 
-Every test runs on both warehouses. On Postgres the raw dataset is `<prefix>pbx55_raw`, the prefix
-unique to the test (and dbt's PBX55_SCHEMA_PREFIX), and every schema under the prefix is dropped
-afterwards. The result of every test goes into a scenario x warehouse table that is written under
-pytest's base temp dir and printed at the end of the run.
+Every test runs on both warehouses. On Postgres PBX55_SCHEMA_PREFIX is unique to the test (the
+raw schema is `<prefix>pbx55_raw`), and every schema under the prefix is dropped afterwards. The
+result of every test goes into a scenario x warehouse table that is written under pytest's base
+temp dir and printed at the end of the run.
 """
 
 from __future__ import annotations
@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import fault_matrix
 import psycopg2
 import pytest
-from fault_matrix import MatrixRow
-from fault_warehouse import Warehouse
 
-from pbx55.settings import Settings
-
-RAW_DATASET = "pbx55_raw"
+from foundation.settings import Settings
+from tests.faults import fault_matrix
+from tests.faults.fault_matrix import MatrixRow
+from tests.faults.fault_warehouse import Warehouse
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,12 +31,16 @@ def pytest_configure(config: pytest.Config) -> None:
 )
 def warehouse(request: pytest.FixtureRequest, env: dict[str, str]) -> Iterator[Warehouse]:
     if request.param == "duckdb":
-        yield Warehouse("duckdb", Settings.from_env(env), env, RAW_DATASET, "")
+        yield Warehouse("duckdb", Settings.from_env(env), env)
         return
     postgres_url = request.getfixturevalue("postgres_url")  # skips or fails without a server
     prefix = f"pbx55_faults_{request.getfixturevalue('postgres_schema_suffix')}_"
-    env = env | {"PBX55_WAREHOUSE": "postgres", "PBX55_POSTGRES_URL": postgres_url}
-    yield Warehouse("postgres", Settings.from_env(env), env, prefix + RAW_DATASET, prefix)
+    env = env | {
+        "PBX55_WAREHOUSE": "postgres",
+        "PBX55_POSTGRES_URL": postgres_url,
+        "PBX55_SCHEMA_PREFIX": prefix,
+    }
+    yield Warehouse("postgres", Settings.from_env(env), env)
     _drop_schemas(postgres_url, prefix)
 
 

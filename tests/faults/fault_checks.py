@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
-from fault_matrix import MatrixRow
-from fault_warehouse import Observation, Warehouse, observe
+
+from tests.faults.fault_matrix import MatrixRow
+from tests.faults.fault_warehouse import Observation, Warehouse, observe
 
 
 def load(warehouse: Warehouse, row: MatrixRow, *, what: str = "load") -> None:
     """A normal load in this process, through the one entry point."""
-    from pipelines.loading import load_landed_pushes
+    from pipelines.loader.load import load_landed_pushes
 
     try:
-        load_landed_pushes(warehouse.settings, dataset_name=warehouse.dataset)
+        load_landed_pushes(warehouse.settings)
     except Exception as error:
         row.symptom = f"{what} raised {type(error).__name__}: {root_cause(error)}"
         row.record(observe(warehouse))
@@ -39,19 +41,20 @@ def verify(warehouse: Warehouse, row: MatrixRow, *, build: bool = False) -> Obse
 
 
 def _build(warehouse: Warehouse, row: MatrixRow) -> str | None:
-    from pipelines.transform import build_models
+    from pipelines.dbt_runner import build_models
 
-    with pytest.MonkeyPatch.context() as patch:
-        # The pushes landed an hour ago: build as if calls without a final push were past the
-        # 2 h grace period, so the build covers every outcome, whatever the time of day.
-        as_of = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
-        patch.setenv("PBX55_AS_OF_UTC", as_of.strftime("%Y-%m-%d %H:%M:%S"))
-        try:
-            build_models(warehouse.settings, schema_prefix=warehouse.schema_prefix)
-        except Exception as error:
-            row.build = "failed"
-            failures = _dbt_failures(warehouse.settings.data_dir / "dbt" / "target")
-            return f"pbx55 build failed ({root_cause(error)}): {failures}"
+    # The pushes landed an hour ago: build as if calls without a final push were past the
+    # 2 h grace period, so the build covers every outcome, whatever the time of day.
+    as_of = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+    settings = dataclasses.replace(
+        warehouse.settings, as_of_utc=as_of.strftime("%Y-%m-%d %H:%M:%S")
+    )
+    try:
+        build_models(settings)
+    except Exception as error:
+        row.build = "failed"
+        failures = _dbt_failures(settings.data_dir / "dbt" / "target")
+        return f"pbx55 build failed ({root_cause(error)}): {failures}"
     row.build = "ok"
     return None
 

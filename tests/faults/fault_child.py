@@ -1,9 +1,9 @@
 """One `pbx55 load` in a child process that SIGKILLs itself at a named point of the load.
 
-Run by the fault tests as `python fault_child.py --dataset NAME --markers DIR [--kill-at POINT]`
-with the PBX55_* settings in the environment. It installs hooks into dlt's extract, normalize and
-load steps, then runs the real command line (`pbx55.cli.main(["load"])`) with the dataset
-redirected to NAME, so Postgres tests keep to their own schema.
+Run by the fault tests as `python fault_child.py --markers DIR [--kill-at POINT]` with the
+PBX55_* settings in the environment (on Postgres a PBX55_SCHEMA_PREFIX of the test's own). It
+installs hooks into dlt's extract, normalize and load steps, then runs the real command line
+(`pbx55.cli.main(["load"])`).
 
 Every hook first writes a marker file into DIR, so the test learns what the child reached
 without timing anything:
@@ -185,38 +185,26 @@ class Hooks:
             time.sleep(0.01)
 
 
-def redirect_dataset(dataset: str) -> None:
-    """`pbx55 load` loads into `dataset` (the CLI imports the entry point when it runs)."""
-    import pipelines.loading
-
-    load_landed_pushes = pipelines.loading.load_landed_pushes
-
-    def load_into_dataset(settings: Any, dataset_name: str | None = None, **kwargs: Any) -> Any:
-        return load_landed_pushes(settings, dataset_name=dataset, **kwargs)
-
-    pipelines.loading.load_landed_pushes = load_into_dataset
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True)
     parser.add_argument("--markers", type=Path, required=True)
     parser.add_argument("--kill-at", choices=KILL_POINTS)
     parser.add_argument("--pause-at-first-batch", type=Path, metavar="RELEASE")
-    parser.add_argument("--batch-bytes", type=int, help="monkeypatch pipelines.loading.BATCH_BYTES")
+    parser.add_argument(
+        "--batch-bytes", type=int, help="monkeypatch pipelines.loader.load.BATCH_BYTES"
+    )
     args = parser.parse_args()
 
-    import pipelines.loading
+    import pipelines.loader.load
     from pbx55.cli import main as pbx55_main
 
     if args.batch_bytes is not None:
-        if hasattr(pipelines.loading, "BATCH_BYTES"):
-            pipelines.loading.BATCH_BYTES = args.batch_bytes
+        if hasattr(pipelines.loader.load, "BATCH_BYTES"):
+            pipelines.loader.load.BATCH_BYTES = args.batch_bytes
         else:
             (args.markers / "batch-knob-missing").write_text("\n")
     hooks = Hooks(args.markers, args.kill_at, args.pause_at_first_batch)
     hooks.install()
-    redirect_dataset(args.dataset)
     hooks.mark("started", str(os.getpid()))
     return pbx55_main(["load"])
 

@@ -16,11 +16,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.envelope import US_PER_HOUR, PushIds, envelope_line, hour_partition, now_us
-from ingest.parsing import PushBodyError, parse_push_body
-from pbx55.settings import Settings
-from pbx55.simulation import SimulationConfig, plan_day
-from pbx55.simulator import yesterday_in_sao_paulo
+from foundation.landing.envelope import PushIds, envelope_line, now_us
+from foundation.landing.layout import US_PER_HOUR, hour_partition
+from foundation.landing.parsing import PushBodyError, parse_push_body
+from foundation.settings import Settings
+from pbx55.simulate import yesterday_in_sao_paulo
+from simulator import SimulationConfig, plan_day
 
 RECEIVER_ID = "faults01"
 SIMULATED_CALLS = 100  # about 300 pushes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fault_warehouse import Observation
+from tests.faults.fault_warehouse import Observation
 
 
 @dataclass

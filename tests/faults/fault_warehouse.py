@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fault_landing import landed_push_ids, sealed_files
-
-from pbx55.settings import Settings
+from foundation.settings import Settings
+from tests.faults.fault_landing import landed_push_ids, sealed_files
 
 FAULT_CHILD = Path(__file__).with_name("fault_child.py")
 CHILD_TIMEOUT_S = 180
@@ -37,8 +36,11 @@ class Warehouse:
     kind: str  # duckdb or postgres
     settings: Settings
     env: dict[str, str]  # the PBX55_* variables of `settings`, for children
-    dataset: str  # the raw dataset: pbx55_raw, behind the schema prefix on Postgres
-    schema_prefix: str  # dbt's PBX55_SCHEMA_PREFIX ("" on DuckDB: the file is the test's own)
+
+    @property
+    def dataset(self) -> str:
+        """The raw schema: pbx55_raw, behind the test's schema prefix on Postgres."""
+        return self.settings.raw_schema
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """`sql` with `{raw}` standing for the quoted raw dataset."""
@@ -230,8 +232,7 @@ def start_child(
     `batch_bytes=1` makes every landing file a batch of its own, so a load has several batches.
     """
     markers.mkdir(parents=True)
-    command = [sys.executable, str(FAULT_CHILD), "--dataset", warehouse.dataset]
-    command += ["--markers", str(markers)]
+    command = [sys.executable, str(FAULT_CHILD), "--markers", str(markers)]
     if kill_at:
         command += ["--kill-at", kill_at]
     if pause_at_first_batch:

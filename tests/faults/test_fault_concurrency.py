@@ -13,10 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fault_checks import verify
-from fault_landing import Landing
-from fault_matrix import MatrixRow
-from fault_warehouse import Child, Warehouse, observe, start_child, terminating
+
+from tests.faults.fault_checks import verify
+from tests.faults.fault_landing import Landing
+from tests.faults.fault_matrix import MatrixRow
+from tests.faults.fault_warehouse import Child, Warehouse, observe, start_child, terminating
 
 # How long the second load may run before the first is released, once it has started and not
 # reached its own first batch: a load that waits for the lock gives no signal, so this is the

@@ -13,11 +13,12 @@ import signal
 from pathlib import Path
 
 import pytest
-from fault_checks import load, verify
-from fault_child import KILL_POINTS
-from fault_landing import Landing
-from fault_matrix import MatrixRow
-from fault_warehouse import Warehouse, observe, start_child, terminating
+
+from tests.faults.fault_checks import load, verify
+from tests.faults.fault_child import KILL_POINTS
+from tests.faults.fault_landing import Landing
+from tests.faults.fault_matrix import MatrixRow
+from tests.faults.fault_warehouse import Warehouse, observe, start_child, terminating
 
 # The kill after which `pbx55 build` must also succeed: pushes in, ledger not, package lost.
 BUILT_AFTER = {("pushes-committed", "lost")}

@@ -11,10 +11,11 @@ import json
 from typing import Any
 
 import pytest
-from fault_checks import load, verify
-from fault_landing import Landing, mixed_in, simulated_bodies
-from fault_matrix import MatrixRow
-from fault_warehouse import Warehouse
+
+from tests.faults.fault_checks import load, verify
+from tests.faults.fault_landing import Landing, mixed_in, simulated_bodies
+from tests.faults.fault_matrix import MatrixRow
+from tests.faults.fault_warehouse import Warehouse
 
 
 @pytest.mark.fault_scenario("sealed file copied under another name, {when}")

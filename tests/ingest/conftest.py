@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from receiver_harness import Receiver
+
+from tests.ingest.receiver_harness import Receiver
 
 
 @pytest.fixture

@@ -12,7 +12,15 @@ import threading
 
 import pytest
 import uvicorn
-from receiver_harness import (
+
+from foundation.landing.envelope import raw_text
+from foundation.landing.parsing import MAX_NESTING_DEPTH
+from foundation.settings import Settings
+from ingest.app import ReceiverApp
+from ingest.auth import TokenAuth
+from ingest.landing_writer import LandingWriter
+from ingest.metrics import ReceiverMetrics
+from tests.ingest.receiver_harness import (
     Receiver,
     connect,
     eventually,
@@ -21,14 +29,6 @@ from receiver_harness import (
     read_until_closed,
     request,
 )
-
-from ingest.app import ReceiverApp
-from ingest.auth import TokenAuth
-from ingest.envelope import raw_text
-from ingest.landing import LandingWriter
-from ingest.metrics import ReceiverMetrics
-from ingest.parsing import MAX_NESTING_DEPTH
-from pbx55.settings import Settings
 
 PUSH = b'{"central_id": "1000", "call_id": "1716824410.5190", "call_status": "new_call"}'
 

@@ -11,9 +11,14 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from receiver_harness import Receiver, eventually, landed_records, landing_files, request
-
-from pbx55.settings import Settings
+from foundation.settings import Settings
+from tests.ingest.receiver_harness import (
+    Receiver,
+    eventually,
+    landed_records,
+    landing_files,
+    request,
+)
 
 CLIENTS = 12
 ACKS_BEFORE_KILL = 400

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from ingest.envelope import PushIds, envelope_line, hour_partition, utc_text
-from ingest.parsing import parse_push_body
+from foundation.landing.envelope import PushIds, envelope_line, utc_text
+from foundation.landing.layout import hour_partition
+from foundation.landing.parsing import parse_push_body
 
 RECEIVED_US = 1_795_000_000_123_456
 

@@ -8,7 +8,10 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from receiver_harness import (
+from foundation.landing.parsing import parse_push_body
+from foundation.settings import Settings
+from ingest.auth import token_label
+from tests.ingest.receiver_harness import (
     VENDOR_EXAMPLE,
     Receiver,
     eventually,
@@ -16,10 +19,6 @@ from receiver_harness import (
     landing_files,
     request,
 )
-
-from ingest.auth import token_label
-from ingest.parsing import parse_push_body
-from pbx55.settings import Settings
 
 PUSH = b'{"central_id": "1000", "call_id": "1716824410.5190", "call_status": "new_call"}'
 PUSH_ID = re.compile(r"[0-9a-f]{16}-[a-z0-9]{8}-[0-9a-f]{8}")

@@ -18,7 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from receiver_harness import (
+
+from foundation.settings import Settings
+from ingest.protocol import connection_limits
+from tests.ingest.receiver_harness import (
     Receiver,
     connect,
     eventually,
@@ -27,9 +30,6 @@ from receiver_harness import (
     request,
     status,
 )
-
-from ingest.protocol import connection_limits
-from pbx55.settings import Settings
 
 PUSH = b'{"central_id": "1000", "call_id": "1716824410.5190", "call_status": "new_call"}'
 HAS_PROC = Path("/proc/self/status").exists()

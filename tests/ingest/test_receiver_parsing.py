@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from receiver_harness import VENDOR_EXAMPLE
 
-from ingest.parsing import (
+from foundation.landing.parsing import (
     PARSE_FORM,
     PARSE_JSON,
     PARSE_LENIENT,
     PushBodyError,
     parse_push_body,
 )
+from tests.ingest.receiver_harness import VENDOR_EXAMPLE
 
 
 def test_strict_json_object() -> None:

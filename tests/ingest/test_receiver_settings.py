@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pbx55.settings import Settings
+from foundation.settings import Settings
 
 GOOD = "a-long-enough-token-1234"
 OTHER = "another-long-token-5678"

@@ -13,15 +13,22 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from receiver_harness import Receiver, free_port, landed_records, landing_files, request
 
+from foundation.landing.envelope import now_us
+from foundation.landing.layout import US_PER_HOUR
+from foundation.settings import Settings
 from ingest.app import ReceiverApp
 from ingest.auth import TokenAuth
-from ingest.envelope import US_PER_HOUR, now_us
-from ingest.landing import LandingWriter, StorageError
+from ingest.landing_writer import LandingWriter, StorageError
 from ingest.metrics import ReceiverMetrics
 from ingest.server import uvicorn_config
-from pbx55.settings import Settings
+from tests.ingest.receiver_harness import (
+    Receiver,
+    free_port,
+    landed_records,
+    landing_files,
+    request,
+)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipelines.typed_pushes import TEXT_FIELDS
+from pipelines.loader.typed_pushes import TEXT_FIELDS
 
 # (column, DuckDB type, Postgres type), in the contract's order.
 RAW_COLUMNS: list[tuple[str, str, str]] = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .raw_pushes import LOCAL_OFFSET, PushFactory
+from tests.models.raw_pushes import LOCAL_OFFSET, PushFactory
 
 AS_OF_UTC = "2026-11-20 21:00:00+00"
 # m1's first push carries no call_date: the call is placed by its receipt, on the 21st (local).

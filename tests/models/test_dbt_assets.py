@@ -2,38 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import dagster as dg
 import pytest
 
-from pbx55.settings import Settings
-from pipelines.dbt_assets import pbx55_dbt_assets
-from pipelines.resources import build_resources
-from pipelines.transform import dbt_env
+from foundation.settings import Settings
+from pipelines.orchestration.dbt_assets import build_dbt_assets
+from pipelines.orchestration.resources import build_resources
+from tests.models.raw_pushes import PushFactory
+from tests.models.scenario import first_batch
+from tests.models.warehouse import append_raw
 
-from .raw_pushes import PushFactory
-from .scenario import first_batch
-from .warehouse import append_raw
+pytestmark = pytest.mark.usefixtures("dbt_manifest")
 
 
 def test_models_hang_below_the_dlt_asset_and_tests_are_checks() -> None:
-    upstream = {key for key in pbx55_dbt_assets.dependency_keys if key not in pbx55_dbt_assets.keys}
+    dbt_models = build_dbt_assets()
+    upstream = {key for key in dbt_models.dependency_keys if key not in dbt_models.keys}
     assert upstream == {dg.AssetKey(["pbx55_raw", "pushes"])}
-    assert dg.AssetKey(["marts", "fct_calls"]) in pbx55_dbt_assets.keys
-    check_names = {spec.name for spec in pbx55_dbt_assets.check_specs}
+    assert dg.AssetKey(["marts", "fct_calls"]) in dbt_models.keys
+    check_names = {spec.name for spec in dbt_models.check_specs}
     assert any(name.startswith("invariant_unique_fct_calls") for name in check_names)
     assert "dq_incomplete_calls" in check_names
 
 
-def test_materialising_the_dbt_assets_builds_the_marts(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # dbt_resource exports the connection variables; let monkeypatch restore them afterwards.
-    for name, value in dbt_env(settings).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("PBX55_AS_OF_UTC", "2026-11-20 21:00:00+00")
+def test_models_are_grouped_by_layer_in_the_ui() -> None:
+    groups = build_dbt_assets().group_names_by_key
+    assert groups[dg.AssetKey(["staging", "stg_pbx55__pushes"])] == "models_staging"
+    assert groups[dg.AssetKey(["marts", "fct_calls"])] == "models_marts"
+    assert "default" not in set(groups.values())
+
+
+def test_materialising_the_dbt_assets_builds_the_marts(settings: Settings) -> None:
+    settings = dataclasses.replace(settings, as_of_utc="2026-11-20 21:00:00+00")
     append_raw(settings, first_batch(PushFactory()))
 
-    result = dg.materialize([pbx55_dbt_assets], resources=build_resources(settings))
+    result = dg.materialize([build_dbt_assets()], resources=build_resources(settings))
 
     assert result.success
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}

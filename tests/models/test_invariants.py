@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pbx55.settings import Settings
-from pipelines.transform import DbtRunError, build_models
-
-from .raw_pushes import PushFactory
-from .scenario import AS_OF_UTC, first_batch
-from .warehouse import append_raw, connect
+from foundation.settings import Settings
+from pipelines.dbt_runner import DbtRunError, build_models
+from tests.models.raw_pushes import PushFactory
+from tests.models.scenario import AS_OF_UTC, first_batch
+from tests.models.warehouse import append_raw, connect
 
 VARS = {"as_of_utc": AS_OF_UTC}
 

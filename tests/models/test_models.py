@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-from pbx55.settings import Settings
-from pipelines.transform import build_models
-
-from .raw_pushes import PushFactory
-from .scenario import AS_OF_UTC, QUEUE, first_batch, second_batch
-from .warehouse import MART_TABLES, append_raw, connect, snapshot
+from foundation.settings import Settings
+from pipelines.dbt_runner import build_models
+from tests.models.raw_pushes import PushFactory
+from tests.models.scenario import AS_OF_UTC, QUEUE, first_batch, second_batch
+from tests.models.warehouse import MART_TABLES, append_raw, connect, snapshot
 
 VARS = {"as_of_utc": AS_OF_UTC}
 RAW_PERSONAL_VALUES = [
@@ -138,19 +137,19 @@ def test_duckdb_build_reduces_calls_links_journeys_and_updates_incrementally(
 
 
 def test_postgres_marts_equal_duckdb_marts(
-    duckdb_settings: Settings, postgres_settings: tuple[Settings, str]
+    duckdb_settings: Settings, postgres_settings: Settings
 ) -> None:
-    pg_settings, prefix = postgres_settings
+    pg_settings = postgres_settings
     batches = [first_batch(PushFactory()), second_batch(PushFactory())]
     # The factories number pushes alike, so both warehouses receive identical rows.
     for number, batch in enumerate(batches):
         append_raw(duckdb_settings, batch)
-        append_raw(pg_settings, batch, schema_prefix=prefix)
+        append_raw(pg_settings, batch)
         build_models(duckdb_settings, dbt_vars=VARS)
-        build_models(pg_settings, unit_tests=number == 0, schema_prefix=prefix, dbt_vars=VARS)
+        build_models(pg_settings, unit_tests=number == 0, dbt_vars=VARS)
 
     duckdb_marts = snapshot(duckdb_settings)
-    postgres_marts = snapshot(pg_settings, schema_prefix=prefix)
+    postgres_marts = snapshot(pg_settings)
     for table in MART_TABLES:
         assert postgres_marts[table] == duckdb_marts[table], table
     assert len(duckdb_marts["fct_calls"]) == 16

@@ -1,11 +1,11 @@
 """Odd pushes the receiver accepts never stop a refresh (issue 9, "the data never stops").
 
 Each odd push goes through what a real push goes through: the receiver's own parser and envelope
-(ingest.parsing, ingest.envelope), a sealed landing file, the loader (`load_landed_pushes`) and a
-real `dbt build` (`build_models`), on DuckDB and on Postgres. The odd pushes are mixed into a
-small day of normal calls, and the same day is also loaded without them: the normal calls in
-fct_calls must be the same either way, and the odd pushes must be kept in pbx55_raw.pushes and
-staging, flagged, and counted in marts.dq_pushes_daily.
+(foundation.landing.parsing, foundation.landing.envelope), a sealed landing file, the loader
+(`load_landed_pushes`) and a real `dbt build` (`build_models`), on DuckDB and on Postgres. The
+odd pushes are mixed into a small day of normal calls, and the same day is also loaded without
+them: the normal calls in fct_calls must be the same either way, and the odd pushes must be kept
+in pbx55_raw.pushes and staging, flagged, and counted in marts.dq_pushes_daily.
 """
 
 # The SQL here names only the test's own schemas.
@@ -20,15 +20,14 @@ from typing import Any
 
 import pytest
 
-from ingest.envelope import envelope_line
-from ingest.parsing import parse_push_body
-from pbx55.settings import Settings
-from pipelines.loading import RAW_DATASET, load_landed_pushes
-from pipelines.transform import build_models
-
-from .raw_pushes import COLUMN_NAMES, RAW_COLUMNS, PushFactory
-from .scenario import AS_OF_UTC, first_batch
-from .warehouse import connect, snapshot
+from foundation.landing.envelope import envelope_line
+from foundation.landing.parsing import parse_push_body
+from foundation.settings import Settings
+from pipelines.dbt_runner import build_models
+from pipelines.loader.load import load_landed_pushes
+from tests.models.raw_pushes import COLUMN_NAMES, RAW_COLUMNS, PushFactory
+from tests.models.scenario import AS_OF_UTC, first_batch
+from tests.models.warehouse import connect, snapshot
 
 RECEIVER_ID = "oddpush1"
 DAY_START = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)  # 10:00 in America/Sao_Paulo
@@ -173,18 +172,19 @@ def _test_statuses(settings: Settings) -> dict[str, str]:
     }
 
 
-def _load_and_build(settings: Settings, prefix: str = "") -> None:
-    load_landed_pushes(settings, dataset_name=prefix + RAW_DATASET)
-    build_models(settings, schema_prefix=prefix, dbt_vars=VARS)
+def _load_and_build(settings: Settings) -> None:
+    load_landed_pushes(settings)
+    build_models(settings, dbt_vars=VARS)
 
 
 def _check_odd_pushes_kept_flagged_and_counted(
-    settings: Settings, push_ids: dict[str, str], prefix: str = ""
+    settings: Settings, push_ids: dict[str, str]
 ) -> None:
+    prefix = settings.schema_prefix
     odd_ids = {push_ids[name]: name for name, _, _ in ODD_PUSHES}
     raw = {
         odd_ids[row["push_id"]]: row
-        for row in _rows(settings, f"select * from {prefix}pbx55_raw.pushes")
+        for row in _rows(settings, f"select * from {settings.raw_schema}.pushes")
         if row["push_id"] in odd_ids
     }
     assert set(raw) == set(odd_ids.values())
@@ -293,18 +293,18 @@ def test_duckdb_refresh_goes_on_with_odd_pushes_and_normal_calls_are_unaffected(
 
 
 def test_postgres_loads_and_refreshes_with_odd_pushes_as_duckdb_does(
-    env: dict[str, str], postgres_settings: tuple[Settings, str], tmp_path: Path
+    env: dict[str, str], postgres_settings: Settings, tmp_path: Path
 ) -> None:
-    pg_settings, prefix = postgres_settings
+    pg_settings = postgres_settings
     push_ids = _land_day(pg_settings, with_odd_pushes=True)
-    _load_and_build(pg_settings, prefix)
-    _check_odd_pushes_kept_flagged_and_counted(pg_settings, push_ids, prefix)
+    _load_and_build(pg_settings)
+    _check_odd_pushes_kept_flagged_and_counted(pg_settings, push_ids)
 
     # The same landing files into DuckDB give the same marts.
     on_duckdb = Settings.from_env(env | {"PBX55_DATA_DIR": str(tmp_path / "on_duckdb")})
     _land_day(on_duckdb, with_odd_pushes=True)
     _load_and_build(on_duckdb)
-    assert snapshot(pg_settings, schema_prefix=prefix) == snapshot(on_duckdb)
+    assert snapshot(pg_settings) == snapshot(on_duckdb)
 
 
 def test_a_raw_table_older_than_nul_replaced_fields_still_builds(settings: Settings) -> None:

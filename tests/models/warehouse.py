@@ -12,9 +12,8 @@ from typing import Any
 import duckdb
 import psycopg2
 
-from pbx55.settings import Settings
-
-from .raw_pushes import create_table_sql, insert_sql
+from foundation.settings import Settings
+from tests.models.raw_pushes import create_table_sql, insert_sql
 
 MART_TABLES = [
     "fct_calls",
@@ -47,11 +46,9 @@ def connect(settings: Settings) -> Iterator[Any]:
         connection.close()
 
 
-def append_raw(
-    settings: Settings, rows: Sequence[tuple[Any, ...]], *, schema_prefix: str = ""
-) -> None:
-    """Create `<prefix>pbx55_raw.pushes` when missing and append `rows`, as the loader would."""
-    schema = f"{schema_prefix}pbx55_raw"
+def append_raw(settings: Settings, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Create the raw `pushes` table when missing and append `rows`, as the loader would."""
+    schema = settings.raw_schema
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     with connect(settings) as connection:
         cursor = connection.cursor()
@@ -70,13 +67,13 @@ def _normalised(value: Any) -> Any:
     return value
 
 
-def snapshot(settings: Settings, *, schema_prefix: str = "") -> dict[str, list[dict[str, Any]]]:
+def snapshot(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     """Every mart table as sorted rows of normalised values, run-time columns left out."""
     tables = {}
     with connect(settings) as connection:
         cursor = connection.cursor()
         for table in MART_TABLES:
-            cursor.execute(f"select * from {schema_prefix}marts.{table}")  # noqa: S608
+            cursor.execute(f"select * from {settings.schema_prefix}marts.{table}")  # noqa: S608
             names = [column[0] for column in cursor.description]
             rows = [
                 {

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from landing_writer import RECEIVER_ID, envelope
 
-from pbx55.settings import Settings
+from foundation.settings import Settings
+from tests.pipelines.landing_writer import RECEIVER_ID, envelope
 
 LandFile = Callable[..., Path]
 

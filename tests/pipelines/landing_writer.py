@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 
-from pbx55.settings import Settings
+from foundation.settings import Settings
 
 RECEIVER_ID = "test0001"
 _sequence = itertools.count(1)

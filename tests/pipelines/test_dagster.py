@@ -3,50 +3,58 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
+import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
 import dagster as dg
 import pytest
-from landing_writer import query
 
-from pbx55.settings import Settings
-from pipelines.loading import load_landed_pushes
-from pipelines.raw_assets import (
+from foundation.settings import Settings
+from pipelines.loader.load import load_landed_pushes
+from pipelines.loader.retention import purge_expired
+from pipelines.orchestration.definitions import defs
+from pipelines.orchestration.raw_assets import (
     RAW_PUSHES_KEY,
     RETENTION_KEY,
-    build_raw_pushes_assets,
-    build_retention_asset,
+    raw_pushes,
+    raw_retention,
+    sealed_landing_files_sensor,
 )
-from pipelines.resources import WAREHOUSE_WRITER_TAG
-from pipelines.retention import purge_expired
+from pipelines.orchestration.resources import WAREHOUSE_WRITER_TAG, build_resources
+from tests.pipelines.landing_writer import query
 
 
 @pytest.fixture
-def definitions_module(env: dict[str, str]) -> Iterator[ModuleType]:
-    """`pipelines.definitions` imported under the test's environment, restored afterwards.
-
-    Its module-level `defs` reads the environment, so it is never imported at collection time
-    (that would create dlt state under the developer's own data dir). Building the dbt resource
-    exports the warehouse variables, hence the full restore. `make dev` puts the virtualenv's
-    executables (`dbt`) first on PATH; so does this fixture.
-    """
-    saved = dict(os.environ)
-    os.environ.update(env)
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    try:
-        yield importlib.reload(importlib.import_module("pipelines.definitions"))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+def environment(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's PBX55_* settings as the process environment, as Dagster's processes see it."""
+    for name in [name for name in os.environ if name.startswith("PBX55_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
 
-def test_definitions_load_with_jobs_sensor_and_schedule(definitions_module: ModuleType) -> None:
-    definitions = definitions_module.defs
+def test_importing_the_definitions_does_no_work() -> None:
+    """No settings read, no dbt parse, no Dagster objects built until Dagster loads `defs`."""
+    code = (
+        "import sys, pipelines.orchestration.definitions as d; "
+        "assert 'dbt.cli.main' not in sys.modules; "
+        "assert not isinstance(d.defs, __import__('dagster').Definitions)"
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PBX55_")}
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment | {"PBX55_WAREHOUSE": "not-a-warehouse"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.usefixtures("environment", "dbt_manifest")
+def test_definitions_load_with_jobs_sensor_and_schedule() -> None:
+    definitions = defs()
     repository = definitions.get_repository_def()
 
     asset_keys = repository.asset_graph.get_all_asset_keys()
@@ -65,9 +73,9 @@ def test_definitions_load_with_jobs_sensor_and_schedule(definitions_module: Modu
 
 def test_materializing_the_dlt_asset_loads_the_landed_files(settings: Settings, land_file) -> None:
     land_file([{"call_id": "1"}, {"call_id": "2"}])
-    assets = build_raw_pushes_assets(settings)
+    resources = build_resources(settings)
 
-    result = dg.materialize([assets])
+    result = dg.materialize([raw_pushes], resources=resources)
 
     assert result.success
     materialization = result.asset_materializations_for_node("dlt_landed_pushes")[0]
@@ -75,19 +83,18 @@ def test_materializing_the_dlt_asset_loads_the_landed_files(settings: Settings, 
     assert materialization.metadata["rows_loaded"].value == 2
     assert query(settings, "SELECT count(*) FROM pbx55_raw.pushes") == [(2,)]
 
-    again = dg.materialize([assets])
+    again = dg.materialize([raw_pushes], resources=resources)
     assert again.success
     assert query(settings, "SELECT count(*) FROM pbx55_raw.pushes") == [(2,)]
 
 
 def test_the_sensor_fires_on_new_sealed_files_and_not_when_nothing_changed(
-    definitions_module: ModuleType, settings: Settings, land_file
+    settings: Settings, land_file
 ) -> None:
-    definitions = definitions_module.build_definitions(settings)
-    sensor = definitions.resolve_sensor_def("sealed_landing_files_sensor")
+    sensor = sealed_landing_files_sensor
 
     def tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
-        context = dg.build_sensor_context(cursor=cursor)
+        context = dg.build_sensor_context(cursor=cursor, resources=build_resources(settings))
         result = sensor.evaluate_tick(context)
         return result.run_requests or [], result.cursor
 
@@ -136,7 +143,7 @@ def test_retention_never_touches_a_partition_with_an_open_file(
 
 
 def test_the_retention_asset_materialises(settings: Settings) -> None:
-    result = dg.materialize([build_retention_asset(settings)])
+    result = dg.materialize([raw_retention], resources=build_resources(settings))
 
     assert result.success
     [materialization] = result.asset_materializations_for_node("pbx55_raw__retention")

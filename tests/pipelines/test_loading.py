@@ -10,13 +10,13 @@ import shutil
 
 import duckdb
 import pytest
-from landing_writer import query
 
-import pipelines.loading
-from pbx55.settings import Settings
-from pipelines.landed_files import sealed_landing_files
-from pipelines.loading import landed_pushes, load_landed_pushes, raw_pipeline
-from pipelines.personal_data import MissingPiiKeyError
+import pipelines.loader.load
+from foundation.landing.layout import sealed_landing_files
+from foundation.settings import Settings
+from pipelines.loader.load import landed_pushes, load_landed_pushes, raw_pipeline
+from pipelines.loader.personal_data import MissingPiiKeyError
+from tests.pipelines.landing_writer import query
 
 
 def pushes(settings: Settings) -> list[tuple]:
@@ -79,7 +79,7 @@ def test_a_file_sealed_during_a_load_is_loaded_by_the_next_run_exactly_once(
             sealed_during_load.append(land_file([{"call_id": "during"}]))
         return listed
 
-    monkeypatch.setattr(pipelines.loading, "sealed_landing_files", list_then_seal_another)
+    monkeypatch.setattr(pipelines.loader.load, "sealed_landing_files", list_then_seal_another)
 
     assert load_landed_pushes(settings).rows == 1
     assert load_landed_pushes(settings).rows == 1
@@ -189,7 +189,7 @@ def test_malformed_lines_are_set_aside_and_every_good_line_is_loaded(
 def test_many_batches_typed_in_parallel_keep_every_line_and_its_number(
     settings: Settings, land_file, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipelines.loading, "BATCH_BYTES", 1)  # one file per batch
+    monkeypatch.setattr(pipelines.loader.load, "BATCH_BYTES", 1)  # one file per batch
     sizes = [3, 1, 4, 1, 5, 9, 2]
     for file_index, size in enumerate(sizes):
         land_file([{"call_id": f"{file_index}-{line}"} for line in range(1, size + 1)])

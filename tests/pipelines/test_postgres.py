@@ -11,28 +11,30 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
-from pbx55.settings import Settings
-from pipelines.loading import load_landed_pushes
-from pipelines.retention import purge_expired
+from foundation.settings import Settings
+from pipelines.loader.load import load_landed_pushes
+from pipelines.loader.retention import purge_expired
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def postgres_settings(env: dict[str, str], postgres_url: str) -> Settings:
-    return Settings.from_env(
-        env | {"PBX55_WAREHOUSE": "postgres", "PBX55_POSTGRES_URL": postgres_url}
+def postgres_settings(
+    env: dict[str, str], postgres_url: str, postgres_schema_suffix: str
+) -> Iterator[Settings]:
+    """The loader on Postgres, under a schema prefix of this test's own (dropped afterwards)."""
+    settings = Settings.from_env(
+        env
+        | {
+            "PBX55_WAREHOUSE": "postgres",
+            "PBX55_POSTGRES_URL": postgres_url,
+            "PBX55_SCHEMA_PREFIX": f"loader_{postgres_schema_suffix}_",
+        }
     )
-
-
-@pytest.fixture
-def dataset(postgres_url: str, postgres_schema_suffix: str) -> Iterator[str]:
-    """A schema of its own for this test, dropped afterwards."""
-    name = f"pbx55_raw_{postgres_schema_suffix}"
-    yield name
+    yield settings
     with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
-        cursor.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        cursor.execute(f'DROP SCHEMA IF EXISTS "{name}_staging" CASCADE')
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{settings.raw_schema}" CASCADE')
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{settings.raw_schema}_staging" CASCADE')
 
 
 def fetch(postgres_url: str, sql: str) -> list[tuple]:
@@ -42,8 +44,9 @@ def fetch(postgres_url: str, sql: str) -> list[tuple]:
 
 
 def test_postgres_loads_each_file_once_with_the_same_types(
-    postgres_settings: Settings, postgres_url: str, dataset: str, land_file
+    postgres_settings: Settings, postgres_url: str, land_file
 ) -> None:
+    dataset = postgres_settings.raw_schema
     now = dt.datetime.now(dt.UTC)
     land_file(
         [
@@ -53,8 +56,8 @@ def test_postgres_loads_each_file_once_with_the_same_types(
         received_at=now,
     )
 
-    first = load_landed_pushes(postgres_settings, dataset_name=dataset)
-    second = load_landed_pushes(postgres_settings, dataset_name=dataset)
+    first = load_landed_pushes(postgres_settings)
+    second = load_landed_pushes(postgres_settings)
 
     assert (first.files, first.rows, second.rows) == (1, 2, 0)
     rows = fetch(
@@ -79,7 +82,5 @@ def test_postgres_loads_each_file_once_with_the_same_types(
     assert types["call_id"] == "character varying"
     assert types["line_number"] == "bigint"
 
-    purged = purge_expired(
-        postgres_settings, now=now + dt.timedelta(days=1000), dataset_name=dataset
-    )
+    purged = purge_expired(postgres_settings, now=now + dt.timedelta(days=1000))
     assert purged.rows_deleted == 2

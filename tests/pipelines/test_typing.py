@@ -11,12 +11,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-from landing_writer import envelope
 
-from pbx55.settings import Settings
-from pipelines.loading import load_landed_pushes
-from pipelines.personal_data import Tokenizer
-from pipelines.typed_pushes import NUL_REPLACED_FIELDS, _replace_nul_characters
+from foundation.settings import Settings
+from pipelines.loader.load import load_landed_pushes
+from pipelines.loader.personal_data import Tokenizer
+from pipelines.loader.typed_pushes import NUL_REPLACED_FIELDS, _replace_nul_characters
+from tests.pipelines.landing_writer import envelope
 
 TEST_PII_KEY = "typing-test-key"
 RECEIVED = dt.datetime(2026, 11, 26, 17, 7, 23, 123456, tzinfo=dt.UTC)

@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from pbx55.settings import Settings
-from pipelines.loading import RAW_DATASET
+from foundation.settings import Settings
 from pipelines.warehouse_lock import WarehouseBusy, warehouse_writer
 
 # A child process that takes the writer lock, says so on stdout, and holds it until stdin closes.
 HOLDER = """
 import sys
-from pbx55.settings import Settings
+from foundation.settings import Settings
 from pipelines.warehouse_lock import warehouse_writer
-with warehouse_writer(Settings.from_env(), "test holder", scope=sys.argv[1]):
+with warehouse_writer(Settings.from_env(), "test holder"):
     print("held", flush=True)
     sys.stdin.read()
 """
@@ -37,19 +36,16 @@ def warehouse(request: pytest.FixtureRequest, env: dict[str, str]) -> dict[str, 
 
 
 def child_env(settings_env: dict[str, str]) -> dict[str, str]:
-    """This process's environment with only `settings_env`'s PBX55_* settings.
-
-    Other tests leave PBX55_* variables in `os.environ` (the dbt resource exports them), and a
-    child reading a stale PBX55_DUCKDB_PATH would lock another warehouse.
-    """
+    """This process's environment with only `settings_env`'s PBX55_* settings, so that a
+    developer's own PBX55_DUCKDB_PATH never makes the child lock another warehouse."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PBX55_")}
     return inherited | settings_env
 
 
-def start_holder(warehouse: dict[str, str], scope: str) -> subprocess.Popen[str]:
-    """A child process holding the writer lock of `scope` (it has said so when this returns)."""
+def start_holder(warehouse: dict[str, str]) -> subprocess.Popen[str]:
+    """A child process holding the writer lock (it has said so when this returns)."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, scope],
+        [sys.executable, "-c", HOLDER],
         env=child_env(warehouse),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -60,8 +56,8 @@ def start_holder(warehouse: dict[str, str], scope: str) -> subprocess.Popen[str]
 
 
 @contextlib.contextmanager
-def held_by_another_process(warehouse: dict[str, str], scope: str) -> Iterator[None]:
-    holder = start_holder(warehouse, scope)
+def held_by_another_process(warehouse: dict[str, str]) -> Iterator[None]:
+    holder = start_holder(warehouse)
     try:
         yield
     finally:
@@ -71,14 +67,14 @@ def held_by_another_process(warehouse: dict[str, str], scope: str) -> Iterator[N
 def test_a_second_writer_gives_up_naming_the_holder(
     warehouse: dict[str, str], postgres_schema_suffix: str
 ) -> None:
-    scope = f"lock_{postgres_schema_suffix}_{RAW_DATASET}"
+    warehouse = warehouse | {"PBX55_SCHEMA_PREFIX": f"lock_{postgres_schema_suffix}_"}
     impatient = dataclasses.replace(Settings.from_env(warehouse), writer_lock_timeout_s=0.5)
 
     started = time.monotonic()
     with (
-        held_by_another_process(warehouse, scope),
+        held_by_another_process(warehouse),
         pytest.raises(WarehouseBusy) as refused,
-        warehouse_writer(impatient, "pbx55 load", scope=scope),
+        warehouse_writer(impatient, "pbx55 load"),
     ):
         pytest.fail("two writers held the warehouse at once")
 
@@ -91,12 +87,12 @@ def test_a_second_writer_gives_up_naming_the_holder(
 def test_a_waiting_writer_goes_on_once_the_holder_is_gone(
     warehouse: dict[str, str], postgres_schema_suffix: str
 ) -> None:
-    scope = f"lock_{postgres_schema_suffix}_{RAW_DATASET}"
-    holder = start_holder(warehouse, scope)
+    warehouse = warehouse | {"PBX55_SCHEMA_PREFIX": f"lock_{postgres_schema_suffix}_"}
+    holder = start_holder(warehouse)
     holder.kill()  # a writer that dies never leaves the lock behind
     holder.wait()
 
-    with warehouse_writer(Settings.from_env(warehouse), "pbx55 load", scope=scope):
+    with warehouse_writer(Settings.from_env(warehouse), "pbx55 load"):
         pass
 
 
@@ -111,7 +107,7 @@ def test_the_lock_is_reentrant_within_a_process(settings: Settings) -> None:
 def test_pbx55_load_exits_with_one_line_while_another_writer_holds_the_warehouse(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    with held_by_another_process(env, RAW_DATASET):
+    with held_by_another_process(env):
         result = subprocess.run(
             [str(Path(sys.executable).with_name("pbx55")), "load"],
             env=child_env(env | {"PBX55_WRITER_LOCK_TIMEOUT_S": "0.3"}),

@@ -14,12 +14,12 @@ from decimal import Decimal
 import pytest
 from aiohttp import web
 
-from ingest.parsing import parse_push_body
-from pbx55.simulation import SimulationConfig, plan_day
-from pbx55.simulation.model import TARIFF_PER_MINUTE, billed_seconds, call_cost, tariff_class
-from pbx55.simulation.pushes import START_STAGES, Push
-from pbx55.simulation.sender import deliver
-from pbx55.simulation.truth import truth_records
+from foundation.landing.parsing import parse_push_body
+from simulator import SimulationConfig, plan_day
+from simulator.model import TARIFF_PER_MINUTE, billed_seconds, call_cost, tariff_class
+from simulator.pushes import START_STAGES, Push
+from simulator.sender import deliver
+from simulator.truth import truth_records
 
 DAY = date(2026, 11, 18)  # a Wednesday
 CONFIG = SimulationConfig(day=DAY, calls=1500, seed=7)
@@ -203,7 +203,7 @@ def test_billing_follows_anatel_steps_and_costs_match_the_pushes(planned):
 
 
 def test_tariff_classes_follow_the_ddds():
-    from pbx55.simulation.model import Customer
+    from simulator.model import Customer
 
     def customer(ddd: int, mobile: bool) -> Customer:
         return Customer(ddd=ddd, number=f"{ddd}999999999", is_mobile=mobile, document="")

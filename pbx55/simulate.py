@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from pbx55.settings import Settings
+from foundation.settings import Settings
 
 
 def yesterday_in_sao_paulo() -> date:
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: every `pbx55` command builds this parser, and only `simulate` needs aiohttp.
-    from pbx55.simulation import SimulationConfig, run_simulation
+    from simulator import SimulationConfig, run_simulation
 
     if urlsplit(args.url).scheme not in ("http", "https"):
         print(f"pbx55 simulate: --url must be an http(s) URL, not {args.url!r}", file=sys.stderr)

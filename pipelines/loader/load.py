@@ -46,17 +46,16 @@ from dlt.common.schema.typing import LOADS_TABLE_NAME
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
-from pbx55.settings import Settings
-from pipelines.landed_files import LandedFile, sealed_landing_files
-from pipelines.malformed_lines import set_aside_line_count, set_aside_malformed_lines
-from pipelines.personal_data import Tokenizer
-from pipelines.typed_pushes import MalformedLinesError, type_landed_files
+from foundation.landing.layout import LandedFile, sealed_landing_files
+from foundation.settings import Settings
+from pipelines.loader.malformed_lines import set_aside_line_count, set_aside_malformed_lines
+from pipelines.loader.personal_data import Tokenizer
+from pipelines.loader.typed_pushes import MalformedLinesError, type_landed_files
 from pipelines.warehouse_lock import warehouse_writer
 
 log = logging.getLogger(__name__)
 Typed = TypeVar("Typed")
 
-RAW_DATASET = "pbx55_raw"
 PIPELINE_NAME = "pbx55_landed_pushes"
 PUSHES_TABLE = "pushes"
 LOADED_FILES_TABLE = "loaded_files"
@@ -124,8 +123,8 @@ class LoadSummary:
         return loaded
 
 
-def raw_pipeline(settings: Settings, dataset_name: str = RAW_DATASET) -> dlt.Pipeline:
-    """The dlt pipeline writing `dataset_name` in the warehouse the settings name.
+def raw_pipeline(settings: Settings) -> dlt.Pipeline:
+    """The dlt pipeline writing the raw schema (`settings.raw_schema`) of the settings' warehouse.
 
     Its working state lives under the data dir, and the DuckDB path is always explicit, so
     nothing lands in the current directory or in `~/.dlt`.
@@ -141,10 +140,10 @@ def raw_pipeline(settings: Settings, dataset_name: str = RAW_DATASET) -> dlt.Pip
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         destination = dlt.destinations.duckdb(credentials=str(settings.duckdb_path))
     return dlt.pipeline(
-        pipeline_name=f"{PIPELINE_NAME}_{dataset_name}",
+        pipeline_name=f"{PIPELINE_NAME}_{settings.raw_schema}",
         pipelines_dir=str(settings.data_dir / "dlt_pipelines"),
         destination=destination,
-        dataset_name=dataset_name,
+        dataset_name=settings.raw_schema,
     )
 
 
@@ -184,15 +183,15 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
             )
 
 
-def load_landed_pushes(settings: Settings, dataset_name: str = RAW_DATASET) -> LoadSummary:
+def load_landed_pushes(settings: Settings) -> LoadSummary:
     """Load every sealed landing file not loaded yet; return what was loaded.
 
     Holds the warehouse's writer lock throughout (warehouse_lock.py): a second load waits.
     """
     started = time.perf_counter()
     Tokenizer.from_key(settings.pii_key)  # a missing key fails here, not deep inside dlt
-    with warehouse_writer(settings, "pbx55 load", scope=dataset_name):
-        pipeline = raw_pipeline(settings, dataset_name)
+    with warehouse_writer(settings, "pbx55 load"):
+        pipeline = raw_pipeline(settings)
         _abort_interrupted_loads(pipeline)
         pipeline.run(landed_pushes(settings))
         _ensure_push_id_index(pipeline, settings)
@@ -202,7 +201,7 @@ def load_landed_pushes(settings: Settings, dataset_name: str = RAW_DATASET) -> L
         files=row_counts.get(LOADED_FILES_TABLE, 0),
         rows=row_counts.get(PUSHES_TABLE, 0),
         seconds=time.perf_counter() - started,
-        destination=_describe_destination(settings, dataset_name),
+        destination=_describe_destination(settings),
         malformed_lines=sum(
             set_aside_line_count(settings.quarantine_dir, load_id)
             for load_id in trace.last_extract_info.loads_ids
@@ -378,7 +377,7 @@ def _loaded_files_rows(
     )
 
 
-def _describe_destination(settings: Settings, dataset_name: str) -> str:
+def _describe_destination(settings: Settings) -> str:
     if settings.warehouse == "postgres":
-        return f"postgres schema {dataset_name}"
-    return f"{settings.duckdb_path} ({dataset_name})"
+        return f"postgres schema {settings.raw_schema}"
+    return f"{settings.duckdb_path} ({settings.raw_schema})"

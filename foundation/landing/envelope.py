@@ -1,10 +1,12 @@
-"""The landed line: push ids, receive timestamps and the envelope around each body.
+"""The landed line: push ids, receive timestamps, the envelope around each body, its validation.
 
-The exact format is pinned in docs/contracts-internal.md; the loader relies on it.
+The receiver writes envelopes with `envelope_line`; the loader reads them by `ENVELOPE_FIELDS`
+and checks each with `parsed_envelope`. docs/contracts.md describes the format for people.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -14,10 +16,24 @@ import time
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
-from ingest.parsing import PARSE_JSON, ParsedBody
+from foundation.landing.parsing import PARSE_JSON, ParsedBody
 
 _RECEIVER_ID_ALPHABET = string.ascii_lowercase + string.digits
-US_PER_HOUR = 3_600_000_000
+
+# Every key of an envelope line, in the order written, with its JSON type. `raw_body` is present
+# only when the parsed `body` is not the whole truth (see `envelope_line`).
+ENVELOPE_FIELDS = {
+    "push_id": "string",
+    "received_at": "string",  # UTC, `utc_text`
+    "receiver_id": "string",
+    "method": "string",
+    "path": "string",
+    "auth": "string",  # which token matched: `t<index>:<fingerprint>`, or `none`
+    "parse": "string",  # a PARSE_* mode of foundation.landing.parsing
+    "body_sha256": "string",
+    "body": "object",
+    "raw_body": "string",
+}
 
 
 def new_receiver_id() -> str:
@@ -43,12 +59,6 @@ def utc_text(epoch_us: int) -> str:
 
 # Formatting the date and time once per second instead of once per push.
 _second_text = (-1, "")
-
-
-def hour_partition(hour_bucket: int) -> tuple[str, str]:
-    """(`YYYY-MM-DD`, `HH`) of an hour bucket (`epoch_us // US_PER_HOUR`)."""
-    start = time.gmtime(hour_bucket * 3600)
-    return time.strftime("%Y-%m-%d", start), time.strftime("%H", start)
 
 
 class PushIds:
@@ -135,3 +145,62 @@ def raw_text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def quarantined_body_record(
+    *,
+    push_id: str,
+    received_us: int,
+    receiver_id: str,
+    method: str,
+    path: str,
+    auth: str,
+    reason: str,
+    content_type: str | None,
+    raw: bytes,
+) -> bytes:
+    """One JSON line keeping a body the receiver answered 400 to, for a human to look at."""
+    record = {
+        "push_id": push_id,
+        "received_at": utc_text(received_us),
+        "receiver_id": receiver_id,
+        "method": method,
+        "path": path,
+        "auth": auth,
+        "reason": reason,
+        "content_type": content_type,
+        "body_sha256": body_sha256(raw),
+        "raw_body": raw_text(raw),
+    }
+    return json.dumps(record, ensure_ascii=False).encode() + b"\n"
+
+
+class EnvelopeProblemError(ValueError):
+    """Why a landing line is not an envelope (the message never quotes the line)."""
+
+
+def parsed_envelope(line: str) -> dict[str, Any]:
+    """The envelope of a landing line: an object with a `push_id`, a `received_at` timestamp
+    and a `body` object; EnvelopeProblemError otherwise."""
+    try:
+        envelope = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise EnvelopeProblemError(f"not JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(envelope, dict):
+        raise EnvelopeProblemError("not a JSON object")
+    if not isinstance(envelope.get("push_id"), str) or not envelope["push_id"]:
+        raise EnvelopeProblemError("no push_id")
+    received_at = envelope.get("received_at")
+    if not isinstance(received_at, str) or not _is_timestamp(received_at):
+        raise EnvelopeProblemError("no valid received_at")
+    if not isinstance(envelope.get("body"), dict):
+        raise EnvelopeProblemError("body is not an object")
+    return envelope
+
+
+def _is_timestamp(text: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from pbx55.simulation.model import Leg, SimulatedDay
+from simulator.model import Leg, SimulatedDay
 
 START_STAGES = frozenset({"ivr", "waiting", "ring", "dial"})
 FINAL_STAGES = frozenset({"final", "transfer", "sms"})

@@ -12,10 +12,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pbx55.simulation.model import SimulatedDay, SimulationConfig, simulate_day
-from pbx55.simulation.pushes import RenderedDay, render_pushes
-from pbx55.simulation.sender import DeliveryReport, deliver
-from pbx55.simulation.truth import read_truth, truth_records, write_truth
+from simulator.model import SimulatedDay, SimulationConfig, simulate_day
+from simulator.pushes import RenderedDay, render_pushes
+from simulator.sender import DeliveryReport, deliver
+from simulator.truth import read_truth, truth_records, write_truth
 
 __all__ = [
     "SimulationConfig",

@@ -1,8 +1,6 @@
 """Durable landing: envelope lines appended to JSONL files, acknowledged only once fsynced.
 
-Layout (docs/architecture.md):
-    pushes/date=YYYY-MM-DD/hour=HH/<receiver_id>-<sequence>.jsonl.open   being written
-    pushes/date=YYYY-MM-DD/hour=HH/<receiver_id>-<sequence>.jsonl        sealed, immutable
+The layout and file names are the landing contract's (`foundation.landing.layout`).
 
 Group commit, as in a database WAL: requests put their lines on a queue and await a future.
 A single landing thread takes everything queued so far, writes it with one `write`, makes it
@@ -20,7 +18,6 @@ with the process, even on kill -9).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import fcntl
 import json
@@ -34,12 +31,19 @@ from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
-from ingest.envelope import US_PER_HOUR, hour_partition, now_us
+from foundation.landing.durable import (
+    fsync_path,
+    make_dirs_durably,
+    seal,
+    unlink_quietly,
+    write_all,
+)
+from foundation.landing.envelope import now_us
+from foundation.landing.layout import OPEN_GLOB, hour_bucket_of, open_file_name, partition_dir
 from ingest.metrics import ReceiverMetrics
 
 log = logging.getLogger(__name__)
 
-OPEN_SUFFIX = ".jsonl.open"
 # Lines queued for the next group commit beyond this are refused with 503 (see `land`).
 MAX_BACKLOG_BYTES = 32 * 1024 * 1024
 _STOP = object()  # queued by close(): commit everything before it, seal, end the thread
@@ -191,7 +195,7 @@ class LandingWriter:
     def _seal_due(self, current: _OpenFile) -> bool:
         return (
             time.monotonic() - current.opened_at >= self.seal_max_age_s
-            or now_us() // US_PER_HOUR != current.hour_bucket
+            or hour_bucket_of(now_us()) != current.hour_bucket
         )
 
     def _commit_batch(self, batch: list[_Pending]) -> list[StorageError | None]:
@@ -219,7 +223,7 @@ class LandingWriter:
         if current is None:
             current = self._current = self._open_new_file(hour_bucket)
         try:
-            _write_all(self._write, current.fd, data)
+            write_all(self._write, current.fd, data)
             os.fdatasync(current.fd)
         except OSError:
             self._abandon(current)
@@ -230,20 +234,19 @@ class LandingWriter:
             self._seal_or_orphan(current)
 
     def _open_new_file(self, hour_bucket: int) -> _OpenFile:
-        date, hour = hour_partition(hour_bucket)
-        directory = self.pushes_dir / f"date={date}" / f"hour={hour}"
-        _make_dirs_durably(directory)
+        directory = partition_dir(self.pushes_dir, hour_bucket)
+        make_dirs_durably(directory)
         self._file_sequence += 1
-        path = directory / f"{self.receiver_id}-{self._file_sequence:08x}{OPEN_SUFFIX}"
+        path = directory / open_file_name(self.receiver_id, self._file_sequence)
         # O_EXCL: even a receiver-id collision can never append to someone else's file.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
         fd = os.open(path, flags, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            _fsync_dir(directory)  # the file's name must survive a crash along with its data
+            fsync_path(directory)  # the file's name must survive a crash along with its data
         except OSError:
             os.close(fd)
-            _unlink_quietly(path)
+            unlink_quietly(path)
             raise
         return _OpenFile(path, hour_bucket, fd, time.monotonic())
 
@@ -270,7 +273,7 @@ class LandingWriter:
         if self._current is current:
             self._current = None
         try:
-            _seal(current.fd, current.path, empty=current.committed_bytes == 0)
+            seal(current.fd, current.path, empty=current.committed_bytes == 0)
             if current.committed_bytes:
                 self._metrics.sealed_files += 1
         except OSError as error:
@@ -310,7 +313,7 @@ class LandingWriter:
 def recover_open_files(pushes_dir: Path) -> int:
     """Seal every `.jsonl.open` file whose writer is gone; return how many were sealed."""
     sealed = 0
-    for path in sorted(pushes_dir.glob(f"date=*/hour=*/*{OPEN_SUFFIX}")):
+    for path in sorted(pushes_dir.glob(OPEN_GLOB)):
         if recover_open_file(path, committed_bytes=None):
             sealed += 1
     if sealed:
@@ -343,7 +346,7 @@ def recover_open_file(path: Path, *, committed_bytes: int | None) -> bool:
         if size != committed_bytes:
             log.warning("%s: dropping %d unacknowledged byte(s)", path, size - committed_bytes)
             os.ftruncate(fd, committed_bytes)
-        _seal(fd, path, empty=committed_bytes == 0)
+        seal(fd, path, empty=committed_bytes == 0)
         return committed_bytes > 0
     finally:
         os.close(fd)
@@ -376,86 +379,5 @@ def _same_file(fd: int, path: Path) -> bool:
     return (by_path.st_dev, by_path.st_ino) == (by_fd.st_dev, by_fd.st_ino)
 
 
-def _seal(fd: int, open_path: Path, *, empty: bool) -> None:
-    """fsync, rename `.jsonl.open` to `.jsonl` (or drop an empty file), fsync the directory.
-
-    The caller holds the file's lock throughout, so no recovering receiver can race the rename.
-    """
-    if empty:
-        open_path.unlink()
-    else:
-        os.fsync(fd)
-        open_path.rename(open_path.with_name(open_path.name.removesuffix(".open")))
-    _fsync_dir(open_path.parent)
-
-
-def _write_all(write: Callable[[int, bytes], int], fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = write(fd, view)
-        if written <= 0:
-            raise OSError(errno.EIO, "write made no progress")
-        view = view[written:]
-
-
-def _make_dirs_durably(directory: Path) -> None:
-    """mkdir -p, fsyncing each parent whose entries changed so the path survives a crash."""
-    missing = []
-    probe = directory
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    for path in reversed(missing):
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue  # another receiver made it; it fsyncs its own change
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
-
-
 def _describe(error: OSError) -> str:
     return errno.errorcode.get(error.errno or 0, "OSError") + f" ({error.strerror or error})"
-
-
-def write_quarantine_file(quarantine_dir: Path, date: str, name: str, content: bytes) -> Path:
-    """Keep a rejected body durably: `quarantine/date=YYYY-MM-DD/<name>`, fsynced before the 400."""
-    directory = quarantine_dir / f"date={date}"
-    _make_dirs_durably(directory)
-    path = directory / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        _write_all(os.write, fd, content)
-        os.fsync(fd)
-        _fsync_dir(directory)
-    except OSError:
-        _unlink_quietly(path)  # a partial copy is no copy; the sender gets 503 and retries
-        raise
-    finally:
-        os.close(fd)
-    return path
-
-
-def probe_writable(directory: Path) -> None:
-    """Raise OSError unless a small file can be written, fsynced and removed in `directory`."""
-    _make_dirs_durably(directory)
-    probe = directory / f".readyz-{os.getpid()}-{time.monotonic_ns()}"
-    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        _write_all(os.write, fd, b"ready\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-        _unlink_quietly(probe)

@@ -7,18 +7,17 @@ one, and a reader that still has the old file open keeps reading it undisturbed.
 warehouse there is nothing to copy: BI tools read the `marts` schema there directly.
 """
 
-# No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
+from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 
-from pbx55.settings import Settings
+from foundation.landing.durable import fsync_path
+from foundation.settings import Settings
 from pipelines.warehouse_lock import warehouse_writer
 
 SERVED_SCHEMA = "marts"
@@ -35,14 +34,6 @@ class BiPublication:
 
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def _fsync_path(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def publish_bi_copy(settings: Settings) -> BiPublication:
@@ -95,50 +86,9 @@ def _publish_bi_copy(settings: Settings) -> BiPublication:
                 [published_at, str(settings.duckdb_path), len(tables)],
             )
             copy.execute("checkpoint")
-        _fsync_path(partial)
+        fsync_path(partial)
         os.replace(partial, target)
-        _fsync_path(target.parent)
+        fsync_path(target.parent)
     finally:
         partial.unlink(missing_ok=True)
     return BiPublication(path=target, published_at=published_at, tables=tables)
-
-
-def _mart_asset_keys() -> list[dg.AssetKey]:
-    """Every dbt model under `models/marts`: the copy waits for all of them."""
-    from dagster_dbt import get_asset_key_for_model
-
-    from pipelines.dbt_assets import pbx55_dbt_assets, pbx55_dbt_project
-
-    manifest = json.loads(Path(pbx55_dbt_project.manifest_path).read_text())
-    mart_models = sorted(
-        node["name"]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["fqn"][1:2] == [SERVED_SCHEMA]
-    )
-    return [get_asset_key_for_model([pbx55_dbt_assets], name) for name in mart_models]
-
-
-@dg.asset(
-    name="bi_serving_copy",
-    deps=_mart_asset_keys(),
-    required_resource_keys={"pbx55_settings"},
-    group_name="serving",
-    description=(
-        "Read-only copy of the marts for Metabase and notebooks (DuckDB: a new file swapped "
-        "in atomically next to the warehouse; Postgres: BI reads the warehouse directly)."
-    ),
-)
-def bi_serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    publication = publish_bi_copy(context.resources.pbx55_settings)
-    metadata: dict[str, object] = {"published_at": publication.published_at.isoformat()}
-    if publication.path is None:
-        metadata["note"] = publication.note
-    else:
-        metadata |= {
-            "path": dg.MetadataValue.path(str(publication.path)),
-            "tables": len(publication.tables),
-            "fct_calls_rows": publication.tables.get("fct_calls", 0),
-            "bytes": publication.path.stat().st_size,
-        }
-        context.log.info(f"published {len(publication.tables)} marts tables to {publication.path}")
-    return dg.MaterializeResult(metadata=metadata)

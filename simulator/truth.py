@@ -21,9 +21,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from pbx55.simulation.model import SimulatedDay, billed_seconds
-from pbx55.simulation.pushes import RenderedDay
-from pbx55.simulation.sender import DeliveryResult
+from simulator.model import SimulatedDay, billed_seconds
+from simulator.pushes import RenderedDay
+from simulator.sender import DeliveryResult
 
 
 def truth_records(

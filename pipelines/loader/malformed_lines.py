@@ -16,10 +16,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ingest.landing import write_quarantine_file
-from pipelines.landed_files import LandedFile
+from foundation.landing.durable import write_quarantine_file
+from foundation.landing.envelope import EnvelopeProblemError, parsed_envelope
+from foundation.landing.layout import LandedFile
 
 log = logging.getLogger(__name__)
 
@@ -38,32 +38,6 @@ class MalformedLine:
 class RepairedBatch:
     files: list[LandedFile]  # the batch, with damaged files replaced by copies of their good lines
     malformed_counts: dict[str, int]  # source_file -> lines set aside
-
-
-class EnvelopeProblemError(ValueError):
-    """Why a landing line cannot be typed (the message never quotes the line)."""
-
-
-def parsed_envelope(line: str) -> dict[str, Any]:
-    """The envelope of a landing line, or EnvelopeProblemError.
-
-    The same rules as the loader's check after reading: an object with a `push_id`, a
-    `received_at` timestamp and a `body` object.
-    """
-    try:
-        envelope = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise EnvelopeProblemError(f"not JSON ({error.msg} at column {error.colno})") from None
-    if not isinstance(envelope, dict):
-        raise EnvelopeProblemError("not a JSON object")
-    if not isinstance(envelope.get("push_id"), str) or not envelope["push_id"]:
-        raise EnvelopeProblemError("no push_id")
-    received_at = envelope.get("received_at")
-    if not isinstance(received_at, str) or not _is_timestamp(received_at):
-        raise EnvelopeProblemError("no valid received_at")
-    if not isinstance(envelope.get("body"), dict):
-        raise EnvelopeProblemError("body is not an object")
-    return envelope
 
 
 def set_aside_malformed_lines(
@@ -153,11 +127,3 @@ def _quarantine(
         landed.path.name + _quarantine_suffix(load_id),
         content.encode(),
     )
-
-
-def _is_timestamp(text: str) -> bool:
-    try:
-        dt.datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True

@@ -3,7 +3,7 @@
 The daemon runs the sensor and the schedule; the `dagster.yaml` written here makes its run
 queue admit one warehouse-writing run at a time (DuckDB has a single writer).
 
-    python -m pipelines.dev [--host 127.0.0.1] [--port 3000]
+    python -m pbx55.dev [--host 127.0.0.1] [--port 3000]
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from pbx55.settings import Settings
-from pipelines.resources import WAREHOUSE_POOL, WAREHOUSE_WRITER_TAG
+from foundation.settings import Settings
+from pipelines.dbt_runner import prepare_manifest
+from pipelines.orchestration.resources import WAREHOUSE_POOL, WAREHOUSE_WRITER_TAG
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = REPO_ROOT / "workspace.yaml"
@@ -27,7 +28,7 @@ BIN_DIR = Path(sys.executable).parent
 def dagster_yaml() -> str:
     """Instance configuration: queued runs, one warehouse writer, no telemetry."""
     return f"""\
-# Written by `python -m pipelines.dev`; edit pipelines/dev.py instead.
+# Written by `python -m pbx55.dev`; edit pbx55/dev.py instead.
 run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator
@@ -61,11 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     write_instance_config(settings)
-    env = os.environ | {
-        "DAGSTER_HOME": str(settings.dagster_home),
-        # Run workers start `dbt` by name: the virtualenv's own executables come first.
-        "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+    prepare_manifest(settings)
+    env = os.environ | {"DAGSTER_HOME": str(settings.dagster_home)}
     workspace = ["-w", str(WORKSPACE)]
     commands = [
         [str(BIN_DIR / "dagster-daemon"), "run", *workspace],

@@ -1,8 +1,8 @@
 """The one place that reads the environment.
 
-Every component (receiver, loader, dbt runs, Dagster, simulator) takes a `Settings`
-instead of reading `os.environ` itself, so defaults are documented once, here and in
-the README's configuration table.
+Every component (receiver, loader, dbt runs, Dagster) takes a `Settings` instead of reading
+`os.environ` itself, so defaults are documented once, here and in the README's configuration
+table. dbt reads what it needs from variables the dbt runner derives from a `Settings`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEMO_PII_KEY = "pbx55-demo-key-not-secret"
+from foundation.landing.layout import PUSHES_DIR, QUARANTINE_DIR
 
+DEMO_PII_KEY = "pbx55-demo-key-not-secret"
+# The schema the loader writes and the dbt project reads as its source (before any prefix).
+RAW_SCHEMA = "pbx55_raw"
 
 MIN_TOKEN_LENGTH = 16
 # In a token, these usually mean the list was written wrong: another separator than the comma
@@ -99,6 +102,8 @@ class Settings:
     seal_max_age_s: float
     retention_days: int
     writer_lock_timeout_s: float
+    schema_prefix: str = ""
+    as_of_utc: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -130,15 +135,49 @@ class Settings:
             seal_max_age_s=float(env.get("PBX55_SEAL_MAX_AGE_S", 60)),
             retention_days=int(env.get("PBX55_RAW_RETENTION_DAYS", 400)),
             writer_lock_timeout_s=float(env.get("PBX55_WRITER_LOCK_TIMEOUT_S", 600)),
+            schema_prefix=env.get("PBX55_SCHEMA_PREFIX", "").strip(),
+            as_of_utc=env.get("PBX55_AS_OF_UTC", "").strip() or None,
         )
+
+    def as_environment(self) -> dict[str, str]:
+        """The PBX55_* variables that give these settings back in another process."""
+        environ = {
+            "PBX55_DATA_DIR": str(self.data_dir),
+            "PBX55_LANDING_DIR": str(self.landing_dir),
+            "PBX55_TOKENS": ",".join(self.tokens),
+            "PBX55_WAREHOUSE": self.warehouse,
+            "PBX55_DUCKDB_PATH": str(self.duckdb_path),
+            "PBX55_POSTGRES_URL": self.postgres_url or "",
+            "PBX55_TIMEZONE": self.timezone,
+            "PBX55_PII_KEY": self.pii_key or "",
+            "PBX55_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "PBX55_MAX_HEADER_BYTES": str(self.max_header_bytes),
+            "PBX55_MAX_HEADERS": str(self.max_headers),
+            "PBX55_HEADER_TIMEOUT_S": repr(self.header_timeout_s),
+            "PBX55_BODY_TIMEOUT_S": repr(self.body_timeout_s),
+            "PBX55_IDLE_TIMEOUT_S": repr(self.idle_timeout_s),
+            "PBX55_MAX_CONNECTIONS": str(self.max_connections),
+            "PBX55_SEAL_MAX_BYTES": str(self.seal_max_bytes),
+            "PBX55_SEAL_MAX_AGE_S": repr(self.seal_max_age_s),
+            "PBX55_RAW_RETENTION_DAYS": str(self.retention_days),
+            "PBX55_WRITER_LOCK_TIMEOUT_S": repr(self.writer_lock_timeout_s),
+            "PBX55_SCHEMA_PREFIX": self.schema_prefix,
+            "PBX55_AS_OF_UTC": self.as_of_utc or "",
+        }
+        return {name: value for name, value in environ.items() if value}
 
     @property
     def pushes_dir(self) -> Path:
-        return self.landing_dir / "pushes"
+        return self.landing_dir / PUSHES_DIR
 
     @property
     def quarantine_dir(self) -> Path:
-        return self.landing_dir / "quarantine"
+        return self.landing_dir / QUARANTINE_DIR
+
+    @property
+    def raw_schema(self) -> str:
+        """`pbx55_raw`, after `schema_prefix`: where the loader writes and dbt reads."""
+        return self.schema_prefix + RAW_SCHEMA
 
     @property
     def bi_duckdb_path(self) -> Path:

@@ -29,10 +29,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dateutil import parser as dateutil_parser
 
-from ingest.parsing import PARSE_FORM, PushBodyError, parse_push_body
-from pipelines.landed_files import LandedFile
-from pipelines.malformed_lines import LINE_NUMBER_KEY
-from pipelines.personal_data import Tokenizer, normalised_callers_sql
+from foundation.landing.envelope import ENVELOPE_FIELDS
+from foundation.landing.layout import LandedFile
+from foundation.landing.parsing import PARSE_FORM, PushBodyError, parse_push_body
+from pipelines.loader.malformed_lines import LINE_NUMBER_KEY
+from pipelines.loader.personal_data import Tokenizer, normalised_callers_sql
 
 # Body fields kept as text exactly as sent (numbers as their literal text).
 TEXT_FIELDS = (
@@ -109,10 +110,11 @@ PUSHES_SCHEMA = pa.schema(
     ]
 )
 
+_DUCKDB_TYPE_OF_JSON = {"string": "VARCHAR", "object": "JSON"}
 _ENVELOPE_COLUMNS = (
-    "{push_id: 'VARCHAR', received_at: 'VARCHAR', receiver_id: 'VARCHAR', method: 'VARCHAR', "
-    "path: 'VARCHAR', auth: 'VARCHAR', parse: 'VARCHAR', body_sha256: 'VARCHAR', body: 'JSON', "
-    f"raw_body: 'VARCHAR', {LINE_NUMBER_KEY}: 'BIGINT'}}"
+    "{"
+    + ", ".join(f"{name}: '{_DUCKDB_TYPE_OF_JSON[kind]}'" for name, kind in ENVELOPE_FIELDS.items())
+    + f", {LINE_NUMBER_KEY}: 'BIGINT'}}"
 )
 
 

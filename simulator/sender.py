@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from tqdm import tqdm
 
-from pbx55.simulation.pushes import Push
+from simulator.pushes import Push
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS = 8

@@ -18,9 +18,9 @@ from pathlib import Path
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-from pbx55.settings import Settings
-from pipelines.landed_files import partition_date
-from pipelines.loading import PUSHES_TABLE, RAW_DATASET, raw_pipeline
+from foundation.landing.layout import OPEN_SUFFIX, date_partitions, partition_date
+from foundation.settings import Settings
+from pipelines.loader.load import PUSHES_TABLE, raw_pipeline
 from pipelines.warehouse_lock import warehouse_writer
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,7 @@ class PurgeSummary:
         )
 
 
-def purge_expired(
-    settings: Settings, *, now: dt.datetime | None = None, dataset_name: str = RAW_DATASET
-) -> PurgeSummary:
+def purge_expired(settings: Settings, *, now: dt.datetime | None = None) -> PurgeSummary:
     """Delete landing partitions and raw rows received before the retention cutoff.
 
     The cutoff is midnight UTC `retention_days` days ago, so landing partitions (whole UTC
@@ -51,11 +49,11 @@ def purge_expired(
     cutoff = dt.datetime.combine(
         (now - dt.timedelta(days=settings.retention_days)).date(), dt.time(), tzinfo=dt.UTC
     )
-    with warehouse_writer(settings, "raw retention", scope=dataset_name):
+    with warehouse_writer(settings, "raw retention"):
         partitions = _expired_partitions(settings, cutoff.date())
         for directory in partitions:
             shutil.rmtree(directory)
-        rows = _delete_raw_rows(settings, cutoff, dataset_name)
+        rows = _delete_raw_rows(settings, cutoff)
     summary = PurgeSummary(cutoff, len(partitions), rows)
     log.info("%s", summary)
     return summary
@@ -64,20 +62,18 @@ def purge_expired(
 def _expired_partitions(settings: Settings, cutoff: dt.date) -> list[Path]:
     expired = []
     for root in (settings.pushes_dir, settings.quarantine_dir):
-        if not root.is_dir():
-            continue
-        for directory in sorted(root.glob("date=*")):
+        for directory in date_partitions(root):
             day = partition_date(directory.name)
-            if day is not None and day < cutoff and directory.is_dir():
-                if any(directory.rglob("*.open")):
+            if day is not None and day < cutoff:
+                if any(directory.rglob(f"*{OPEN_SUFFIX}")):
                     log.warning("not purging %s: a file is still being written", directory)
                     continue
                 expired.append(directory)
     return expired
 
 
-def _delete_raw_rows(settings: Settings, cutoff: dt.datetime, dataset_name: str) -> int:
-    pipeline = raw_pipeline(settings, dataset_name)
+def _delete_raw_rows(settings: Settings, cutoff: dt.datetime) -> int:
+    pipeline = raw_pipeline(settings)
     try:
         with pipeline.sql_client() as client:
             table = client.make_qualified_table_name(PUSHES_TABLE)

@@ -1,0 +1,350 @@
+"""The one way pbx55 runs dbt: in this process, on the warehouse `Settings` names.
+
+`pbx55 build`, `pbx55 run` and the Dagster dbt asset all call `build_models`, and every dbt
+command goes through `dbt_invocation`, the one place that turns `Settings` into dbt's arguments
+and environment. dbt reads its connection from environment variables (`dbt_models/profiles.yml`),
+so the loader and dbt always point at the same store. The Postgres password travels as
+`DBT_ENV_SECRET_PBX55_PG_PASSWORD`, which dbt scrubs from its logs; it is never printed here.
+
+In-process rather than a `dbt` subprocess: a subprocess pays for importing dbt and loading the
+project on every run, seconds that dominate an incremental build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from foundation.settings import Settings
+from pipelines.warehouse_lock import warehouse_writer
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_models"
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+log = logging.getLogger(__name__)
+
+
+class DbtRunError(RuntimeError):
+    """A dbt command failed (a model did not build or an error-severity test failed)."""
+
+
+# An event of dbt's structured log, as dbt writes it in JSON (`msg_to_dict`).
+DbtEvent = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DbtInvocation:
+    args: list[str]  # the command line after `dbt`
+    env: dict[str, str]  # set for the duration of the run; dbt reads its config from there
+
+
+def dbt_invocation(
+    settings: Settings,
+    command: Sequence[str],
+    *,
+    dbt_vars: Mapping[str, Any] | None = None,
+    target_path: Path | None = None,
+) -> DbtInvocation:
+    """dbt's arguments and environment for `command` (e.g. `["build", "--full-refresh"]`)."""
+    target_path = target_path or default_target_path(settings)
+    args = [
+        *command,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target",
+        settings.warehouse,
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path.parent / "logs"),
+    ]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dict(dbt_vars), sort_keys=True)]
+    return DbtInvocation(args=args, env=dbt_env(settings))
+
+
+def default_target_path(settings: Settings) -> Path:
+    return settings.data_dir / "dbt" / "target"
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """The environment variables `profiles.yml` and `dbt_project.yml` read, from `settings`.
+
+    `PBX55_SCHEMA_PREFIX` is prepended to every schema, the raw one included, so that parallel
+    test runs sharing a database never meet.
+    """
+    env = {
+        "PBX55_WAREHOUSE": settings.warehouse,
+        "PBX55_DUCKDB_PATH": str(settings.duckdb_path),
+        "PBX55_TIMEZONE": settings.timezone,
+        "PBX55_SCHEMA_PREFIX": settings.schema_prefix,
+        "PBX55_AS_OF_UTC": settings.as_of_utc or "",
+    }
+    if settings.postgres_url:
+        url = urlsplit(settings.postgres_url)
+        env |= {
+            "PBX55_PG_HOST": url.hostname or "127.0.0.1",
+            "PBX55_PG_PORT": str(url.port or 5432),
+            "PBX55_PG_USER": unquote(url.username or "postgres"),
+            "DBT_ENV_SECRET_PBX55_PG_PASSWORD": unquote(url.password or ""),
+            "PBX55_PG_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+        }
+    return env
+
+
+def run_dbt(
+    settings: Settings,
+    command: Sequence[str],
+    *,
+    dbt_vars: Mapping[str, Any] | None = None,
+    target_path: Path | None = None,
+    on_event: Callable[[DbtEvent], None] | None = None,
+) -> Any:
+    """Run one dbt command on the project; return dbt's result, or raise `DbtRunError`.
+
+    `on_event` receives every event of dbt's structured log as it happens. The parsed manifest
+    is kept for later runs with the same project files, environment and vars
+    (`_parsed_manifest`).
+    """
+    from dbt.cli.main import dbtRunner
+
+    invocation = dbt_invocation(settings, command, dbt_vars=dbt_vars, target_path=target_path)
+    if settings.warehouse == "duckdb":
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    callbacks = [_as_dict_callback(on_event)] if on_event else []
+    log.info("dbt %s on %s", " ".join(command), settings.warehouse)
+    with _environment(invocation.env):
+        if command[0] == "parse":
+            result = dbtRunner(callbacks=callbacks).invoke(invocation.args)
+            if result.success:
+                _manifest_cache.update(key=_manifest_key(invocation), manifest=result.result)
+        else:
+            manifest = _parsed_manifest(invocation)
+            try:
+                result = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(invocation.args)
+            finally:
+                if settings.warehouse == "duckdb":
+                    _close_duckdb()
+    if not result.success:
+        raise DbtRunError(f"dbt {command[0]} failed") from result.exception
+    return result.result
+
+
+def _as_dict_callback(on_event: Callable[[DbtEvent], None]) -> Callable[[Any], None]:
+    from dbt_common.events.functions import msg_to_dict
+
+    return lambda message: on_event(msg_to_dict(message))
+
+
+def _close_duckdb() -> None:
+    """Close the database dbt-duckdb keeps open in the process after an in-process run.
+
+    Left open, it would lock the file against other processes (the loader) and refuse read-only
+    connections in this one until the process exits.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    environment = DuckDBConnectionManager._ENV  # private: dbt-duckdb offers no public close
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+# The manifest of the last parse, with the key it was parsed under: the project files' contents
+# and the environment and vars, all of which dbt renders into it at parse time.
+_manifest_cache: dict[str, Any] = {}
+
+
+def _manifest_key(invocation: DbtInvocation) -> str:
+    # The command itself comes first in `args`; a parse renders everything after it.
+    flags = invocation.args[invocation.args.index("--project-dir") :]
+    return hashlib.sha256(
+        json.dumps([_project_fingerprint(), invocation.env, flags]).encode()
+    ).hexdigest()
+
+
+def _parsed_manifest(invocation: DbtInvocation) -> Any:
+    from dbt.cli.main import dbtRunner
+
+    key = _manifest_key(invocation)
+    if _manifest_cache.get("key") != key:
+        flags = invocation.args[invocation.args.index("--project-dir") :]
+        result = dbtRunner().invoke(["parse", "--quiet", *flags])
+        if not result.success:
+            raise DbtRunError("dbt parse failed") from result.exception
+        _manifest_cache.update(key=key, manifest=result.result)
+    return _manifest_cache["manifest"]
+
+
+def _project_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(_project_files()):
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _project_files() -> list[Path]:
+    sources = (
+        path
+        for folder in ("models", "macros", "seeds", "tests")
+        for path in (DBT_PROJECT_DIR / folder).rglob("*")
+        if path.is_file()
+    )
+    return [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml", *sources]
+
+
+@contextmanager
+def _environment(env: Mapping[str, str]) -> Iterator[None]:
+    """`env` set in `os.environ` for the duration of a dbt invocation, which reads it from there."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def build_models(
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    unit_tests: bool = False,
+    select: Sequence[str] = (),
+    dbt_vars: Mapping[str, Any] | None = None,
+    on_event: Callable[[DbtEvent], None] | None = None,
+) -> Any:
+    """`dbt build` under the writer lock: seeds, models (incrementally unless `full_refresh`)
+    and data tests, of the whole project or of the nodes in `select`. Returns dbt's result.
+
+    dbt unit tests check the SQL, not the data, so routine runs leave them out; CI runs them with
+    `unit_tests=True`, and then the data tests check every row, not only the rows this build wrote
+    (var `data_tests_on_all_rows`, macros/data_test_scope.sql).
+    """
+    with warehouse_writer(settings, "dbt build"):
+        seeds_current = not full_refresh and _seeds_current(settings)
+        command = build_command(
+            full_refresh=full_refresh,
+            unit_tests=unit_tests,
+            skip_seeds=seeds_current,
+            select=select,
+        )
+        if unit_tests:
+            dbt_vars = {"data_tests_on_all_rows": True, **(dbt_vars or {})}
+        result = run_dbt(settings, command, dbt_vars=dbt_vars, on_event=on_event)
+        if not seeds_current:
+            marker = _seeds_marker(settings)
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(_seeds_fingerprint())
+    return result
+
+
+def build_command(
+    *, full_refresh: bool, unit_tests: bool, skip_seeds: bool, select: Sequence[str]
+) -> list[str]:
+    """The `dbt build` command line.
+
+    Seeds are skipped when this warehouse already holds the current ones (`_seeds_current`):
+    reloading them would only cost time and rebuild nothing.
+    """
+    command = ["build"]
+    if full_refresh:
+        command.append("--full-refresh")
+    if not unit_tests:
+        command += ["--exclude-resource-type", "unit_test"]
+    if skip_seeds:
+        command += ["--exclude-resource-type", "seed"]
+    if select:
+        command += ["--select", *select]
+    return command
+
+
+def _seeds_current(settings: Settings) -> bool:
+    """Whether the seed tables exist and were loaded from the current CSVs and project file."""
+    marker = _seeds_marker(settings)
+    return (
+        marker.exists()
+        and marker.read_text() == _seeds_fingerprint()
+        and _seed_tables_exist(settings)
+    )
+
+
+SEED_SCHEMA = "reference"
+
+
+def _seeds_fingerprint() -> str:
+    """The seed CSVs and the project file (which declares their column types)."""
+    digest = hashlib.sha256()
+    for path in [DBT_PROJECT_DIR / "dbt_project.yml", *sorted(_seed_files())]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _seed_files() -> list[Path]:
+    return list((DBT_PROJECT_DIR / "seeds").glob("*.csv"))
+
+
+def _seeds_marker(settings: Settings) -> Path:
+    """Where the fingerprint of the seeds last loaded into this warehouse and prefix is kept."""
+    env = dbt_env(settings)
+    env.pop("DBT_ENV_SECRET_PBX55_PG_PASSWORD", None)
+    env.pop("PBX55_AS_OF_UTC")  # not where the seeds are
+    warehouse = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()[:16]
+    return settings.data_dir / "dbt" / f"seeds-loaded-{warehouse}.sha256"
+
+
+def _seed_tables_exist(settings: Settings) -> bool:
+    schema = settings.schema_prefix + SEED_SCHEMA
+    query = "select table_name from information_schema.tables where table_schema = "
+    if settings.warehouse == "duckdb":
+        if not settings.duckdb_path.exists():
+            return False
+        import duckdb
+
+        with duckdb.connect(str(settings.duckdb_path)) as connection:
+            rows = connection.execute(query + "?", [schema]).fetchall()
+    else:
+        import psycopg2
+
+        connection = psycopg2.connect(settings.postgres_url)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(query + "%s", (schema,))
+                rows = cursor.fetchall()
+        finally:
+            connection.close()
+    return {path.stem for path in _seed_files()} <= {row[0] for row in rows}
+
+
+def prepare_manifest(settings: Settings, *, force: bool = False) -> Path:
+    """Make sure `dbt_models/target/manifest.json` exists and is newer than the project files.
+
+    Dagster builds the dbt assets from this manifest in every process (webserver, daemon, run
+    workers), so it is prepared ahead of time by an explicit step (`pbx55 prepare`), never at
+    import, where processes starting together would race on it.
+    """
+    if force or _manifest_is_stale():
+        run_dbt(settings, ["parse", "--quiet"], target_path=MANIFEST_PATH.parent)
+    return MANIFEST_PATH
+
+
+def _manifest_is_stale() -> bool:
+    if not MANIFEST_PATH.exists():
+        return True
+    built = MANIFEST_PATH.stat().st_mtime
+    return any(path.stat().st_mtime > built for path in _project_files())

@@ -1,0 +1,69 @@
+"""The one Dagster `Definitions` of pbx55 (workspace.yaml points at `defs`).
+
+- `load_landed_pushes` (job): the load into `pbx55_raw.pushes`, then everything downstream of it
+  (the dbt models and the BI copy); started by `sealed_landing_files_sensor`. `pbx55 run` does
+  the same steps without Dagster.
+- `hourly_refresh` (job, `hourly_refresh_schedule`): raw retention, then the models again so
+  time-dependent flags (calls still waiting for a final push become incomplete) move on.
+- Every job runs its steps in one process, one after the other, and carries the warehouse
+  writer tag: DuckDB has a single writer.
+
+`defs` is built when Dagster loads it, not at import, from the environment's `Settings`.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from foundation.settings import Settings
+from pipelines.orchestration.dbt_assets import build_dbt_assets
+from pipelines.orchestration.raw_assets import (
+    LOAD_JOB,
+    raw_pushes,
+    raw_retention,
+    sealed_landing_files_sensor,
+)
+from pipelines.orchestration.resources import WAREHOUSE_WRITER_TAGS, build_resources
+from pipelines.orchestration.serving_assets import build_bi_serving_copy
+
+REFRESH_JOB = "hourly_refresh"
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    dbt_models = build_dbt_assets()
+    bi_serving_copy = build_bi_serving_copy(dbt_models)
+    # The whole dbt project, seeds included (they are not downstream of the raw pushes).
+    models_and_serving = dg.AssetSelection.assets(dbt_models, bi_serving_copy)
+    load_job = dg.define_asset_job(
+        LOAD_JOB,
+        selection=dg.AssetSelection.assets(raw_pushes) | models_and_serving,
+        tags=WAREHOUSE_WRITER_TAGS,
+        description="Load sealed landing files, then build the models and the BI copy.",
+    )
+    refresh_job = dg.define_asset_job(
+        REFRESH_JOB,
+        selection=dg.AssetSelection.assets(raw_retention) | models_and_serving,
+        tags=WAREHOUSE_WRITER_TAGS,
+        description="Retention of raw data, then the models again for time-dependent flags.",
+    )
+    return dg.Definitions(
+        assets=[raw_pushes, raw_retention, dbt_models, bi_serving_copy],
+        jobs=[load_job, refresh_job],
+        sensors=[sealed_landing_files_sensor],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="hourly_refresh_schedule",
+                job=refresh_job,
+                cron_schedule="5 * * * *",
+                execution_timezone=settings.timezone,
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            )
+        ],
+        resources=build_resources(settings),
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(Settings.from_env())

@@ -1,0 +1,26 @@
+"""Settings: read once from the environment, and handed to child processes the same way."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from foundation.settings import Settings
+
+
+def test_the_environment_of_settings_gives_the_same_settings_back(settings: Settings) -> None:
+    changed = dataclasses.replace(
+        settings,
+        warehouse="postgres",
+        postgres_url="postgresql://postgres@127.0.0.1:5432/test",
+        schema_prefix="pbx55_ci_",
+        as_of_utc="2026-11-20 21:00:00",
+        header_timeout_s=2.5,
+        retention_days=30,
+    )
+    assert Settings.from_env(changed.as_environment()) == changed
+    assert Settings.from_env(settings.as_environment()) == settings
+
+
+def test_the_schema_prefix_moves_the_raw_schema_too(env: dict[str, str]) -> None:
+    assert Settings.from_env(env).raw_schema == "pbx55_raw"
+    assert Settings.from_env(env | {"PBX55_SCHEMA_PREFIX": "t1_"}).raw_schema == "t1_pbx55_raw"
