@@ -19,7 +19,7 @@ def _():
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from pbx55.settings import Settings
+    from foundation.settings import Settings
 
     return Settings, duckdb, mo, np, plt
 
