@@ -1,6 +1,6 @@
 """Full versus incremental `dbt build` of the models over large raw histories (DuckDB).
 
-For each history size, raw pushes in the shape of `pbx55_raw.pushes` (docs/contracts-internal.md)
+For each history size, raw pushes in the shape of `pbx55_raw.pushes` (docs/contracts.md)
 are generated with SQL straight into a fresh DuckDB file: about four pushes per call (IVR, queue,
 agent, final) with abandons, IVR abandons, outbound calls, SMS, transfers, duplicate retries and
 calls whose final push never came. The models are built from scratch, then 1 % more pushes arrive

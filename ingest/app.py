@@ -1,4 +1,4 @@
-"""The receiver as a raw ASGI app: the HTTP contract of docs/architecture.md, nothing more.
+"""The receiver as a raw ASGI app: the HTTP contract of docs/contracts.md, nothing more.
 
 Why raw ASGI on uvicorn + httptools + uvloop: it is the most used ASGI server, its C parser and
 event loop are the fast path of the Python stack, and six routes need no framework. Starlette

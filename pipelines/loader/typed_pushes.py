@@ -1,4 +1,4 @@
-"""Landed JSONL lines -> typed Arrow rows of `pbx55_raw.pushes` (docs/contracts-internal.md).
+"""Landed JSONL lines -> typed Arrow rows of `pbx55_raw.pushes` (docs/contracts.md).
 
 An in-memory DuckDB reads the files and types every field in vectorised SQL. Python only does
 what SQL cannot do cheaply, and only once per *distinct* value of a batch: ids re-read from

@@ -1,4 +1,4 @@
-"""The receiver's HTTP contract (docs/architecture.md) against a real `pbx55 serve` process."""
+"""The receiver's HTTP contract (docs/contracts.md) against a real `pbx55 serve` process."""
 
 from __future__ import annotations
 

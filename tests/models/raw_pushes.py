@@ -1,4 +1,4 @@
-"""Hand-written rows of `pbx55_raw.pushes` in the shape of docs/contracts-internal.md.
+"""Hand-written rows of `pbx55_raw.pushes` in the shape of docs/contracts.md.
 
 The tests create the raw table with plain SQL so that the models are tested on their own, not
 through the loader. Personal-data columns hold made-up tokens, as the loader would compute them.

@@ -1,4 +1,4 @@
-"""Landing lines written by hand in the receiver's envelope format (docs/contracts-internal.md)."""
+"""Landing lines written by hand in the receiver's envelope format (docs/contracts.md)."""
 
 from __future__ import annotations
 
