@@ -1,4 +1,4 @@
-"""Tokens and safe derivatives of caller numbers, documents and e-mails (LGPD, docs/kpis.md).
+"""Tokens and safe derivatives of caller numbers, documents and e-mails (LGPD, architecture.md).
 
 Phone numbers and CPF/CNPJ have small key spaces, so a plain hash can be reversed by
 enumeration: tokens are HMAC-SHA256 under `PBX55_PII_KEY`. They are computed here, in Python,
@@ -14,7 +14,7 @@ import hmac
 import re
 from dataclasses import dataclass, field
 
-# The 67 Brazilian area codes (DDD), as in ../shared/data/ddd_uf.csv.
+# The 67 Brazilian area codes (DDD), as in dbt_models/seeds/ddd_uf.csv.
 VALID_DDDS = frozenset(
     str(ddd)
     for ddd in (

@@ -1,4 +1,4 @@
-"""Retention of raw personal data (docs/kpis.md, LGPD): landing files and raw rows expire.
+"""Retention of raw personal data (docs/architecture.md, LGPD): landing files and raw rows expire.
 
 Anything received more than `PBX55_RAW_RETENTION_DAYS` days ago is deleted: sealed landing
 files and quarantined bodies by their UTC `date=` partition (the receive date, never a body
