@@ -1,7 +1,7 @@
 """The receiver as a raw ASGI app: the HTTP contract of docs/contracts.md, nothing more.
 
 Why raw ASGI on uvicorn + httptools + uvloop: it is the most used ASGI server, its C parser and
-event loop are the fast path of the Python stack, and six routes need no framework. Starlette
+event loop are the fast path of the Python stack, and five paths need no framework. Starlette
 or FastAPI would add routing, request objects and validation on every push for nothing the
 contract asks; benchmarks/receiver.py measures what the durable path costs over the bare stack.
 """

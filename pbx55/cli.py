@@ -58,10 +58,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return _publish(args, settings)
 
 
+def _purge(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.loader.retention import purge_expired
+
+    print(purge_expired(settings))
+    return 0
+
+
 def _docs(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.dbt_runner import run_dbt
+    from pipelines.warehouse_lock import warehouse_writer
 
-    run_dbt(settings, ["docs", "generate"])
+    # Generating the catalog opens the warehouse, which on DuckDB only one process may do.
+    with warehouse_writer(settings, "pbx55 docs"):
+        run_dbt(settings, ["docs", "generate"])
     run_dbt(settings, ["docs", "serve", "--port", str(args.port)])
     return 0
 
@@ -119,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("publish", help="publish the BI serving copy of the marts").set_defaults(
         handler=_publish
     )
+    commands.add_parser(
+        "purge",
+        help="delete landing files and raw rows older than PBX55_RAW_RETENTION_DAYS "
+        "(the Dagster job hourly_refresh does it every hour)",
+    ).set_defaults(handler=_purge)
     commands.add_parser(
         "prepare", help="parse the dbt project into the manifest Dagster loads its assets from"
     ).set_defaults(handler=_prepare)

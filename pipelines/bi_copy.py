@@ -60,6 +60,8 @@ def _publish_bi_copy(settings: Settings) -> BiPublication:
     # The warehouse is attached under its own catalog name (the file stem), so that any view
     # dbt may build in marts resolves its fully qualified references.
     source_catalog = settings.duckdb_path.stem
+    # BI always reads `marts`, whatever schema prefix the warehouse's own marts have.
+    source_schema = settings.schema_prefix + SERVED_SCHEMA
     tables: dict[str, int] = {}
     try:
         with duckdb.connect(str(partial)) as copy:
@@ -68,13 +70,13 @@ def _publish_bi_copy(settings: Settings) -> BiPublication:
             names = copy.execute(
                 "select table_name from information_schema.tables "
                 "where table_catalog = ? and table_schema = ? order by table_name",
-                [source_catalog, SERVED_SCHEMA],
+                [source_catalog, source_schema],
             ).fetchall()
             copy.execute(f"create schema {SERVED_SCHEMA}")
             # Table names come from the warehouse's own catalog and are quoted as identifiers.
             for (name,) in names:
                 served = f"{SERVED_SCHEMA}.{_quoted(name)}"
-                source = f"{_quoted(source_catalog)}.{served}"
+                source = f"{_quoted(source_catalog)}.{_quoted(source_schema)}.{_quoted(name)}"
                 copy.execute(f"create table {served} as select * from {source}")  # noqa: S608
                 count_sql = f"select count(*) from {served}"  # noqa: S608
                 tables[name] = copy.execute(count_sql).fetchone()[0]

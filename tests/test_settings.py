@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from foundation.settings import Settings
 
 
@@ -24,3 +26,9 @@ def test_the_environment_of_settings_gives_the_same_settings_back(settings: Sett
 def test_the_schema_prefix_moves_the_raw_schema_too(env: dict[str, str]) -> None:
     assert Settings.from_env(env).raw_schema == "pbx55_raw"
     assert Settings.from_env(env | {"PBX55_SCHEMA_PREFIX": "t1_"}).raw_schema == "t1_pbx55_raw"
+
+
+def test_a_size_or_duration_that_is_not_positive_names_its_variable(env: dict[str, str]) -> None:
+    for name, value in (("PBX55_SEAL_MAX_AGE_S", "0"), ("PBX55_RAW_RETENTION_DAYS", "a year")):
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env(env | {name: value})

@@ -28,7 +28,7 @@ ENVELOPE_FIELDS = {
     "receiver_id": "string",
     "method": "string",
     "path": "string",
-    "auth": "string",  # which token matched: `t<index>:<fingerprint>`, or `none`
+    "auth": "string",  # which token matched (ingest/auth.py `token_label`), never the token
     "parse": "string",  # a PARSE_* mode of foundation.landing.parsing
     "body_sha256": "string",
     "body": "object",
