@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from foundation.settings import Settings
-from tests.models.warehouse import drop_schemas
+from tests.models.warehouse import drop_schemas, manifest_marts
 
 
 @pytest.fixture
@@ -25,3 +26,9 @@ def postgres_settings(
     )
     yield pg_settings
     drop_schemas(pg_settings, pg_settings.schema_prefix)
+
+
+@pytest.fixture(scope="session")
+def mart_tables(dbt_manifest: Path) -> list[str]:
+    """The marts of the dbt project, from its manifest (see `manifest_marts`)."""
+    return manifest_marts(dbt_manifest)

@@ -15,7 +15,7 @@ from foundation.settings import Settings
 from pipelines.dbt_runner import build_models
 from tests.models.raw_pushes import PushFactory
 from tests.models.scenario import AS_OF_UTC, QUEUE, first_batch, second_batch
-from tests.models.warehouse import MART_TABLES, append_raw, connect, snapshot
+from tests.models.warehouse import append_raw, connect, snapshot
 
 VARS = {"as_of_utc": AS_OF_UTC}
 RAW_PERSONAL_VALUES = [
@@ -44,7 +44,7 @@ def duckdb_settings(settings: Settings) -> Settings:
 
 
 def test_duckdb_build_reduces_calls_links_journeys_and_updates_incrementally(
-    duckdb_settings: Settings,
+    duckdb_settings: Settings, mart_tables: list[str]
 ) -> None:
     settings = duckdb_settings
     factory = PushFactory()
@@ -115,7 +115,7 @@ def test_duckdb_build_reduces_calls_links_journeys_and_updates_incrementally(
     assert (inbound["in_progress"], inbound["incomplete"], inbound["abandoned_ivr"]) == (1, 1, 1)
     assert daily["sms"]["sms_cost"] == 0.1 and daily["sms"]["voice_cost"] == 0
 
-    _assert_no_personal_data(settings)
+    _assert_no_personal_data(settings, mart_tables)
 
     append_raw(settings, second_batch(factory))
     build_models(settings, dbt_vars=VARS)
@@ -131,13 +131,13 @@ def test_duckdb_build_reduces_calls_links_journeys_and_updates_incrementally(
         date(2026, 11, 21),
     )
 
-    incremental = snapshot(settings)
+    incremental = snapshot(settings, mart_tables)
     build_models(settings, full_refresh=True, dbt_vars=VARS)
-    assert snapshot(settings) == incremental
+    assert snapshot(settings, mart_tables) == incremental
 
 
 def test_postgres_marts_equal_duckdb_marts(
-    duckdb_settings: Settings, postgres_settings: Settings
+    duckdb_settings: Settings, postgres_settings: Settings, mart_tables: list[str]
 ) -> None:
     pg_settings = postgres_settings
     batches = [first_batch(PushFactory()), second_batch(PushFactory())]
@@ -148,16 +148,16 @@ def test_postgres_marts_equal_duckdb_marts(
         build_models(duckdb_settings, dbt_vars=VARS)
         build_models(pg_settings, unit_tests=number == 0, dbt_vars=VARS)
 
-    duckdb_marts = snapshot(duckdb_settings)
-    postgres_marts = snapshot(pg_settings)
-    for table in MART_TABLES:
+    duckdb_marts = snapshot(duckdb_settings, mart_tables)
+    postgres_marts = snapshot(pg_settings, mart_tables)
+    for table in mart_tables:
         assert postgres_marts[table] == duckdb_marts[table], table
     assert len(duckdb_marts["fct_calls"]) == 16
 
 
-def _assert_no_personal_data(settings: Settings) -> None:
+def _assert_no_personal_data(settings: Settings, mart_tables: list[str]) -> None:
     with connect(settings) as connection:
-        for table in MART_TABLES:
+        for table in mart_tables:
             rows: list[Any] = connection.execute(f"select * from marts.{table}").fetchall()  # noqa: S608
             text = repr(rows)
             for value in RAW_PERSONAL_VALUES:

@@ -266,34 +266,36 @@ def _normal_calls(marts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]
 
 
 @pytest.fixture
-def baseline(tmp_path: Path, env: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+def baseline(
+    tmp_path: Path, env: dict[str, str], mart_tables: list[str]
+) -> dict[str, list[dict[str, Any]]]:
     """The marts of the same day without the odd pushes."""
     clean = Settings.from_env(env | {"PBX55_DATA_DIR": str(tmp_path / "clean")})
     _land_day(clean, with_odd_pushes=False)
     _load_and_build(clean)
-    marts = snapshot(clean)
+    marts = snapshot(clean, mart_tables)
     assert {row["call_id"] for row in marts["fct_calls"]} == NORMAL_CALLS
     return marts
 
 
 def test_duckdb_refresh_goes_on_with_odd_pushes_and_normal_calls_are_unaffected(
-    settings: Settings, baseline: dict[str, list[dict[str, Any]]]
+    settings: Settings, baseline: dict[str, list[dict[str, Any]]], mart_tables: list[str]
 ) -> None:
     push_ids = _land_day(settings, with_odd_pushes=True)
     _load_and_build(settings)
 
     _check_odd_pushes_kept_flagged_and_counted(settings, push_ids)
-    marts = snapshot(settings)
+    marts = snapshot(settings, mart_tables)
     assert _normal_calls(marts) == _normal_calls(baseline)
 
     # A second build with nothing new, then a full refresh: the same counts and calls.
     build_models(settings, dbt_vars=VARS)
     build_models(settings, full_refresh=True, dbt_vars=VARS)
-    assert snapshot(settings) == marts
+    assert snapshot(settings, mart_tables) == marts
 
 
 def test_postgres_loads_and_refreshes_with_odd_pushes_as_duckdb_does(
-    env: dict[str, str], postgres_settings: Settings, tmp_path: Path
+    env: dict[str, str], postgres_settings: Settings, tmp_path: Path, mart_tables: list[str]
 ) -> None:
     pg_settings = postgres_settings
     push_ids = _land_day(pg_settings, with_odd_pushes=True)
@@ -304,7 +306,7 @@ def test_postgres_loads_and_refreshes_with_odd_pushes_as_duckdb_does(
     on_duckdb = Settings.from_env(env | {"PBX55_DATA_DIR": str(tmp_path / "on_duckdb")})
     _land_day(on_duckdb, with_odd_pushes=True)
     _load_and_build(on_duckdb)
-    assert snapshot(pg_settings) == snapshot(on_duckdb)
+    assert snapshot(pg_settings, mart_tables) == snapshot(on_duckdb, mart_tables)
 
 
 def test_a_raw_table_older_than_nul_replaced_fields_still_builds(settings: Settings) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -15,22 +17,26 @@ import psycopg2
 from foundation.settings import Settings
 from tests.models.raw_pushes import create_table_sql, insert_sql
 
-MART_TABLES = [
-    "fct_calls",
-    "fct_journeys",
-    "kpi_daily",
-    "kpi_by_queue",
-    "kpi_by_agent",
-    "kpi_by_tariff_class",
-    "kpi_by_caller_area",
-    "kpi_cost_by_did",
-    "kpi_hourly_weekday",
-    "kpi_disconnection_mix",
-    "kpi_ivr_options",
-    "dq_pushes_daily",
-]
 # Stamped by the run, so they differ between any two builds (a full refresh never moves a call).
 RUN_TIME_COLUMNS = {"reduced_at", "built_at", "moved_from_reported_date"}
+
+
+def manifest_marts(manifest: Path) -> list[str]:
+    """Every mart the dbt project builds, read from its manifest: what the comparisons cover.
+
+    A mart is a model of the project's `marts` folder (`fqn[1]`, so subfolders count too) that
+    dbt materialises; a new mart is compared without anyone adding it to a list.
+    """
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    tables = sorted(
+        node["alias"]
+        for node in nodes
+        if node["resource_type"] == "model"
+        and node["fqn"][1] == "marts"
+        and node["config"]["materialized"] != "ephemeral"
+    )
+    assert "fct_calls" in tables, f"no marts in {manifest}: {tables}"
+    return tables
 
 
 @contextmanager
@@ -67,12 +73,13 @@ def _normalised(value: Any) -> Any:
     return value
 
 
-def snapshot(settings: Settings) -> dict[str, list[dict[str, Any]]]:
-    """Every mart table as sorted rows of normalised values, run-time columns left out."""
+def snapshot(settings: Settings, marts: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every mart table (`manifest_marts`) as sorted rows of normalised values, run-time columns
+    left out. A mart that is missing fails the query: it is never skipped."""
     tables = {}
     with connect(settings) as connection:
         cursor = connection.cursor()
-        for table in MART_TABLES:
+        for table in marts:
             cursor.execute(f"select * from {settings.schema_prefix}marts.{table}")  # noqa: S608
             names = [column[0] for column in cursor.description]
             rows = [
