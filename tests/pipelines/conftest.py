@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from foundation.landing.layout import hour_bucket_at
 from foundation.settings import Settings
+from tests.landing_files import write_landing_file
 from tests.pipelines.landing_writer import RECEIVER_ID, envelope
 
 LandFile = Callable[..., Path]
@@ -19,23 +20,28 @@ LandFile = Callable[..., Path]
 
 @pytest.fixture
 def land_file(settings: Settings) -> LandFile:
-    """Write a sealed (or, with `sealed=False`, still open) landing file; return its path."""
+    """Write a sealed (or, with `sealed=False`, still open) landing file; return its path.
+
+    Its lines are the envelopes of `bodies`, or `lines` as they are (each ending in a newline).
+    """
     counter = itertools.count(1)
 
     def write(
         bodies: Sequence[dict[str, Any]] = ({"call_id": "1"},),
         *,
         received_at: dt.datetime | None = None,
-        lines: Sequence[dict[str, Any]] | None = None,
+        lines: Sequence[bytes] | None = None,
         sealed: bool = True,
     ) -> Path:
         received_at = received_at or dt.datetime.now(dt.UTC)
         lines = lines or [envelope(body, received_at=received_at) for body in bodies]
-        directory = settings.pushes_dir / received_at.strftime("date=%Y-%m-%d/hour=%H")
-        directory.mkdir(parents=True, exist_ok=True)
-        name = f"{RECEIVER_ID}-{next(counter):08d}.jsonl" + ("" if sealed else ".open")
-        path = directory / name
-        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-        return path
+        return write_landing_file(
+            settings.pushes_dir,
+            hour_bucket_at(received_at),
+            RECEIVER_ID,
+            next(counter),
+            b"".join(lines),
+            sealed=sealed,
+        )
 
     return write

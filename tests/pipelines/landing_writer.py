@@ -1,44 +1,33 @@
-"""Landing lines written by hand in the receiver's envelope format (docs/contracts.md)."""
+"""Landing lines of the loader tests, built by the receiver's own envelope code, and a query."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import itertools
-import json
 from typing import Any
 
 import duckdb
 
+from foundation.landing.envelope import PushIds
+from foundation.landing.parsing import ParsedBody
 from foundation.settings import Settings
+from tests.landing_files import epoch_us, landed_line
 
 RECEIVER_ID = "test0001"
-_sequence = itertools.count(1)
+# One sequence for the whole run, so no two lines of any test share a push id.
+_ids = PushIds(RECEIVER_ID)
 
 
 def envelope(
-    body: dict[str, Any],
+    body: bytes | dict[str, Any],
     *,
     received_at: dt.datetime,
-    raw_body: str | None = None,
-    parse: str = "json",
-) -> dict[str, Any]:
-    sequence = next(_sequence)
-    micros = int(received_at.timestamp() * 1_000_000)
-    line = {
-        "push_id": f"{micros:016x}-{RECEIVER_ID}-{sequence:08x}",
-        "received_at": received_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "receiver_id": RECEIVER_ID,
-        "method": "POST",
-        "path": "/pushes",
-        "auth": "token-0-0badc0de",
-        "parse": parse,
-        "body_sha256": hashlib.sha256((raw_body or json.dumps(body)).encode()).hexdigest(),
-        "body": body,
-    }
-    if raw_body is not None:
-        line["raw_body"] = raw_body
-    return line
+    content_type: str | None = "application/json",
+    parsed: ParsedBody | None = None,
+) -> bytes:
+    """The landed line of one push (see `tests.landing_files.landed_line`)."""
+    return landed_line(
+        _ids, body, received_us=epoch_us(received_at), content_type=content_type, parsed=parsed
+    )
 
 
 def query(settings: Settings, sql: str, *parameters: Any) -> list[tuple]:

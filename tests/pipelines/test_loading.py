@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 import pipelines.loader.load
-from foundation.landing.layout import sealed_landing_files
+from foundation.landing.layout import open_file_name, sealed_landing_files, sealed_path
 from foundation.settings import Settings
 from pipelines.loader.load import landed_pushes, load_landed_pushes, raw_pipeline
 from pipelines.loader.personal_data import MissingPiiKeyError
@@ -45,7 +45,7 @@ def test_open_files_are_skipped_until_sealed(settings: Settings, land_file) -> N
     open_path = land_file([{"call_id": "1"}], sealed=False)
 
     assert load_landed_pushes(settings).rows == 0
-    open_path.rename(open_path.with_suffix(""))  # the receiver seals it
+    open_path.rename(sealed_path(open_path))  # the receiver seals it
     assert load_landed_pushes(settings).rows == 1
     assert load_landed_pushes(settings).rows == 0
 
@@ -214,9 +214,10 @@ def test_a_copied_file_and_a_duplicated_line_leave_one_row_per_push(
     original = land_file([{"call_id": "1"}, {"call_id": "2"}])
     load_landed_pushes(settings)
     # Restored from a backup under another name, and a line written twice by a hand edit.
-    original.with_name("restored-00000001.jsonl").write_bytes(original.read_bytes())
-    lines = original.read_text().splitlines(keepends=True)
-    land_file(lines=[json.loads(lines[0]), json.loads(lines[0])])
+    restored = sealed_path(original.with_name(open_file_name("restored", 1)))
+    restored.write_bytes(original.read_bytes())
+    lines = original.read_bytes().splitlines(keepends=True)
+    land_file(lines=[lines[0], lines[0]])
 
     summary = load_landed_pushes(settings)
 
