@@ -1,76 +1,45 @@
-"""Hand-written rows of `pbx55_raw.pushes` in the shape of docs/contracts.md.
+"""Hand-written rows of `pbx55_raw.pushes`, in the loader's columns (`PUSHES_SCHEMA`).
 
-The tests create the raw table with plain SQL so that the models are tested on their own, not
-through the loader. Personal-data columns hold made-up tokens, as the loader would compute them.
+The rows are written by hand so that the models are tested on their own, on rows the tests
+spell out; the table they go into is the loader's own (`tests.models.warehouse.append_raw`).
+Personal-data columns hold made-up tokens, as the loader would compute them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from pipelines.loader.typed_pushes import TEXT_FIELDS
+from foundation.landing.envelope import PushIds
+from foundation.landing.layout import (
+    PUSHES_DIR,
+    hour_bucket_at,
+    open_file_name,
+    partition_dir,
+    sealed_path,
+)
+from pipelines.loader.typed_pushes import PUSHES_SCHEMA
 
-# (column, DuckDB type, Postgres type), in the contract's order.
-RAW_COLUMNS: list[tuple[str, str, str]] = [
-    ("push_id", "varchar", "text"),
-    ("received_at", "timestamptz", "timestamptz"),
-    ("receiver_id", "varchar", "text"),
-    ("method", "varchar", "text"),
-    ("request_path", "varchar", "text"),
-    ("auth", "varchar", "text"),
-    ("parse_mode", "varchar", "text"),
-    ("body_sha256", "varchar", "text"),
-    ("raw_body", "varchar", "text"),
-    ("source_file", "varchar", "text"),
-    ("line_number", "bigint", "bigint"),
-    ("extra_fields_json", "varchar", "text"),
-    ("parse_errors", "varchar", "text"),
-    ("unparsed_values_json", "varchar", "text"),
-    ("nul_replaced_fields", "varchar", "text"),
-    *((name, "varchar", "text") for name in TEXT_FIELDS),
-    ("call_time", "bigint", "bigint"),
-    ("call_duration", "bigint", "bigint"),
-    ("call_time_waiting", "bigint", "bigint"),
-    ("call_tax", "double", "double precision"),
-    ("call_cost", "double", "double precision"),
-    ("call_balance", "double", "double precision"),
-    ("call_date_raw", "varchar", "text"),
-    ("call_date_local", "timestamp", "timestamp"),
-    ("call_date_utc", "timestamptz", "timestamptz"),
-    ("call_date_format", "varchar", "text"),
-    ("pii_key_id", "varchar", "text"),
-    ("caller_token", "varchar", "text"),
-    ("caller_ddd", "varchar", "text"),
-    ("caller_number_type", "varchar", "text"),
-    ("caller_masked", "varchar", "text"),
-    ("document_token", "varchar", "text"),
-    ("document_kind", "varchar", "text"),
-    ("branch_email_token", "varchar", "text"),
-    ("_dlt_load_id", "varchar", "text"),
-    ("_dlt_id", "varchar", "text"),
-]
-COLUMN_NAMES = [name for name, _, _ in RAW_COLUMNS]
+COLUMN_NAMES: list[str] = PUSHES_SCHEMA.names
 LOCAL_OFFSET = timedelta(hours=-3)  # America/Sao_Paulo has no daylight saving time since 2019
+RECEIVER_ID = "testrcvr"
 
 
-def create_table_sql(schema: str, dialect: str) -> list[str]:
-    position = 1 if dialect == "duckdb" else 2
-    columns = ", ".join(f"{column[0]} {column[position]}" for column in RAW_COLUMNS)
-    return [
-        f"create schema if not exists {schema}",
-        f"create table if not exists {schema}.pushes ({columns})",
-    ]
-
-
-def insert_sql(schema: str, dialect: str) -> str:
+def insert_sql(schema: str, dialect: str, columns: Sequence[str] = COLUMN_NAMES) -> str:
     marker = "?" if dialect == "duckdb" else "%s"
-    columns = ", ".join(COLUMN_NAMES)
-    markers = ", ".join([marker] * len(COLUMN_NAMES))
-    # Identifiers come from this module; values travel as parameters.
-    return f"insert into {schema}.pushes ({columns}) values ({markers})"  # noqa: S608
+    markers = ", ".join([marker] * len(columns))
+    # Identifiers come from the loader's schema; values travel as parameters.
+    return f"insert into {schema}.pushes ({', '.join(columns)}) values ({markers})"  # noqa: S608
+
+
+def source_file(received_at: datetime) -> str:
+    """The name of the landing file a push received at `received_at` would come from."""
+    path = partition_dir(Path(PUSHES_DIR), hour_bucket_at(received_at))
+    return sealed_path(path / open_file_name(RECEIVER_ID, 1)).as_posix()
 
 
 class PushFactory:
@@ -78,22 +47,22 @@ class PushFactory:
 
     def __init__(self) -> None:
         self.sequence = 0
+        self._ids = PushIds(RECEIVER_ID)
 
     def push(self, received_at: datetime, **body: Any) -> tuple[Any, ...]:
         self.sequence += 1
         body = {"central_id": "1000", **body}
-        micros = int(received_at.timestamp() * 1_000_000)
         body_text = json.dumps(body, sort_keys=True, default=str)
         row: dict[str, Any] = {
-            "push_id": f"{micros:016x}-testrcvr-{self.sequence:08x}",
+            "push_id": self._push_id(received_at),
             "received_at": received_at,
-            "receiver_id": "testrcvr",
+            "receiver_id": RECEIVER_ID,
             "method": "POST",
             "request_path": "/pushes",
             "auth": "token-0-00000000",
             "parse_mode": "json",
             "body_sha256": hashlib.sha256(body_text.encode()).hexdigest(),
-            "source_file": f"pushes/date={received_at:%Y-%m-%d}/hour={received_at:%H}/r-1.jsonl",
+            "source_file": source_file(received_at),
             "line_number": self.sequence,
             "_dlt_load_id": "1",
             "_dlt_id": f"dlt{self.sequence}",
@@ -112,11 +81,14 @@ class PushFactory:
         """The same body again (a vendor retry): same hash, new envelope."""
         self.sequence += 1
         values = dict(zip(COLUMN_NAMES, row, strict=True))
-        micros = int(received_at.timestamp() * 1_000_000)
         values |= {
-            "push_id": f"{micros:016x}-testrcvr-{self.sequence:08x}",
+            "push_id": self._push_id(received_at),
             "received_at": received_at,
             "line_number": self.sequence,
             "_dlt_id": f"dlt{self.sequence}",
         }
         return tuple(values[name] for name in COLUMN_NAMES)
+
+    def _push_id(self, received_at: datetime) -> str:
+        # The receiver's push ids, numbered along with `sequence` (line numbers and `_dlt_id`).
+        return self._ids.next(int(received_at.timestamp() * 1_000_000))

@@ -20,14 +20,15 @@ from typing import Any
 
 import pytest
 
-from foundation.landing.envelope import envelope_line
-from foundation.landing.parsing import parse_push_body
+from foundation.landing.envelope import PushIds, parsed_envelope
+from foundation.landing.layout import hour_bucket_at
 from foundation.settings import Settings
 from pipelines.dbt_runner import build_models
 from pipelines.loader.load import load_landed_pushes
-from tests.models.raw_pushes import COLUMN_NAMES, RAW_COLUMNS, PushFactory
+from tests.landing_files import epoch_us, landed_line, write_landing_file
+from tests.models.raw_pushes import COLUMN_NAMES, PushFactory, insert_sql
 from tests.models.scenario import AS_OF_UTC, first_batch
-from tests.models.warehouse import connect, snapshot
+from tests.models.warehouse import connect, create_raw_tables, snapshot
 
 RECEIVER_ID = "oddpush1"
 DAY_START = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)  # 10:00 in America/Sao_Paulo
@@ -126,31 +127,21 @@ def _land_day(settings: Settings, *, with_odd_pushes: bool) -> dict[str, str]:
         pushes.append(push)
         if with_odd_pushes and index < len(ODD_PUSHES):
             pushes.append(ODD_PUSHES[index])
+    ids = PushIds(RECEIVER_ID)
     push_ids: dict[str, str] = {}
     lines: list[bytes] = []
-    for sequence, (name, raw, content_type) in enumerate(pushes, start=1):
+    for name, raw, content_type in pushes:
         # The same receive time for a push with or without the odd ones around it.
         offset = [push[0] for push in (*normal, *ODD_PUSHES)].index(name)
-        received_us = int((DAY_START + timedelta(seconds=offset)).timestamp() * 1_000_000)
-        push_id = f"{received_us:016x}-{RECEIVER_ID}-{sequence:08x}"
-        push_ids[name] = push_id
-        lines.append(
-            envelope_line(
-                push_id=push_id,
-                received_us=received_us,
-                receiver_id=RECEIVER_ID,
-                method="POST",
-                path="/pushes",
-                auth="token-0-0badc0de",
-                parsed=parse_push_body(raw, content_type),
-                raw=raw,
-            )
-        )
-    directory = settings.pushes_dir / f"date={DAY_START:%Y-%m-%d}" / f"hour={DAY_START:%H}"
-    directory.mkdir(parents=True)
+        received_us = epoch_us(DAY_START + timedelta(seconds=offset))
+        line = landed_line(ids, raw, received_us=received_us, content_type=content_type)
+        push_ids[name] = parsed_envelope(line.decode())["push_id"]
+        lines.append(line)
     half = len(lines) // 2
     for number, chunk in enumerate((lines[:half], lines[half:]), start=1):
-        (directory / f"{RECEIVER_ID}-{number:08d}.jsonl").write_bytes(b"".join(chunk))
+        write_landing_file(
+            settings.pushes_dir, hour_bucket_at(DAY_START), RECEIVER_ID, number, b"".join(chunk)
+        )
     return push_ids
 
 
@@ -312,19 +303,14 @@ def test_postgres_loads_and_refreshes_with_odd_pushes_as_duckdb_does(
 def test_a_raw_table_older_than_nul_replaced_fields_still_builds(settings: Settings) -> None:
     # Right after an upgrade, before any new push is loaded, the raw table lacks the column the
     # loader now writes (dlt adds it with the first rows that carry it).
-    old_columns = [column for column in RAW_COLUMNS if column[0] != "nul_replaced_fields"]
-    kept = [index for index, name in enumerate(COLUMN_NAMES) if name != "nul_replaced_fields"]
-    rows = [tuple(row[index] for index in kept) for row in first_batch(PushFactory())]
-    settings.duckdb_path.parent.mkdir(parents=True)
+    create_raw_tables(settings)
     with connect(settings) as connection:
-        connection.execute("create schema pbx55_raw")
-        connection.execute(
-            "create table pbx55_raw.pushes ("
-            + ", ".join(f"{name} {duckdb_type}" for name, duckdb_type, _ in old_columns)
-            + ")"
-        )
-        markers = ", ".join("?" for _ in old_columns)
-        connection.executemany(f"insert into pbx55_raw.pushes values ({markers})", rows)
+        connection.execute("alter table pbx55_raw.pushes drop column nul_replaced_fields")
+    old_columns = [name for name in COLUMN_NAMES if name != "nul_replaced_fields"]
+    kept = [COLUMN_NAMES.index(name) for name in old_columns]
+    rows = [tuple(row[index] for index in kept) for row in first_batch(PushFactory())]
+    with connect(settings) as connection:
+        connection.executemany(insert_sql("pbx55_raw", "duckdb", old_columns), rows)
 
     build_models(settings, full_refresh=True, dbt_vars=VARS)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,8 +16,12 @@ from typing import Any
 import duckdb
 import psycopg2
 
+from foundation.landing.envelope import PushIds
+from foundation.landing.layout import hour_bucket_at
 from foundation.settings import Settings
-from tests.models.raw_pushes import create_table_sql, insert_sql
+from pipelines.loader.load import LOADED_FILES_TABLE, PUSHES_TABLE, load_landed_pushes
+from tests.landing_files import epoch_us, landed_line, write_landing_file
+from tests.models.raw_pushes import insert_sql
 
 # Stamped by the run, so they differ between any two builds (a full refresh never moves a call).
 RUN_TIME_COLUMNS = {"reduced_at", "built_at", "moved_from_reported_date"}
@@ -53,15 +59,41 @@ def connect(settings: Settings) -> Iterator[Any]:
 
 
 def append_raw(settings: Settings, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Create the raw `pushes` table when missing and append `rows`, as the loader would."""
+    """Append hand-written `rows` (`raw_pushes.PushFactory`) to the raw `pushes` table, created
+    by the loader itself when missing (`create_raw_tables`)."""
     schema = settings.raw_schema
-    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    if not raw_table_exists(settings):
+        create_raw_tables(settings)
+    if rows:
+        with connect(settings) as connection:
+            connection.cursor().executemany(insert_sql(schema, settings.warehouse), list(rows))
+
+
+def raw_table_exists(settings: Settings) -> bool:
+    if settings.warehouse == "duckdb" and not settings.duckdb_path.exists():
+        return False
     with connect(settings) as connection:
         cursor = connection.cursor()
-        for statement in create_table_sql(schema, settings.warehouse):
-            cursor.execute(statement)
-        if rows:
-            cursor.executemany(insert_sql(schema, settings.warehouse), list(rows))
+        cursor.execute(
+            "select count(*) from information_schema.tables"  # noqa: S608
+            f" where table_schema = '{settings.raw_schema}' and table_name = '{PUSHES_TABLE}'"
+        )
+        return cursor.fetchone()[0] == 1
+
+
+def create_raw_tables(settings: Settings) -> None:
+    """The raw tables exactly as the loader creates them (columns, types, order, dlt's own
+    tables): the real loader run on one landed push, whose rows are then deleted."""
+    seed = dataclasses.replace(settings, landing_dir=settings.data_dir / "raw-table-seed")
+    received_at = datetime(2026, 1, 1, tzinfo=UTC)
+    line = landed_line(PushIds("rawtable"), {"call_id": "seed"}, received_us=epoch_us(received_at))
+    write_landing_file(seed.pushes_dir, hour_bucket_at(received_at), "rawtable", 1, line)
+    load_landed_pushes(seed)
+    shutil.rmtree(seed.landing_dir)
+    with connect(settings) as connection:
+        cursor = connection.cursor()
+        for table in (PUSHES_TABLE, LOADED_FILES_TABLE):
+            cursor.execute(f"delete from {settings.raw_schema}.{table}")  # noqa: S608
 
 
 def _normalised(value: Any) -> Any:
