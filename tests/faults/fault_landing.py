@@ -16,12 +16,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from foundation.landing.envelope import PushIds, envelope_line, now_us
-from foundation.landing.layout import US_PER_HOUR, hour_partition
+from foundation.landing.envelope import PushIds, now_us, parsed_envelope
+from foundation.landing.layout import (
+    US_PER_HOUR,
+    hour_bucket_of,
+    open_file_name,
+    sealed_path,
+    source_file_name,
+)
 from foundation.landing.parsing import PushBodyError, parse_push_body
 from foundation.settings import Settings
 from pbx55.simulate import yesterday_in_sao_paulo
 from simulator import SimulationConfig, plan_day
+from tests import landing_files
+from tests.landing_files import epoch_us, landed_line, write_landing_file
 
 RECEIVER_ID = "faults01"
 SIMULATED_CALLS = 100  # about 300 pushes
@@ -58,15 +66,8 @@ class Landing:
     def line(self, raw: bytes, content_type: str = "application/json", method: str = "POST"):
         """The landed line of one push body, as the receiver writes it."""
         self._received_us += 1000
-        return envelope_line(
-            push_id=self._ids.next(self._received_us),
-            received_us=self._received_us,
-            receiver_id=RECEIVER_ID,
-            method=method,
-            path="/pushes",
-            auth="token-0-0badc0de",
-            parsed=parse_push_body(raw, content_type),
-            raw=raw,
+        return landed_line(
+            self._ids, raw, received_us=self._received_us, content_type=content_type, method=method
         )
 
     def line_for_body(self, body: dict[str, Any]) -> bytes:
@@ -79,17 +80,18 @@ class Landing:
 
     def seal(self, lines: Sequence[bytes]) -> Path:
         """One sealed file holding `lines`, in the hour partition of its first line."""
-        first = json.loads(lines[0]) if lines else {"push_id": f"{self._received_us:016x}"}
-        received_us = int(first["push_id"].split("-")[0], 16)
-        date, hour = hour_partition(received_us // US_PER_HOUR)
-        directory = self.settings.pushes_dir / f"date={date}" / f"hour={hour}"
-        directory.mkdir(parents=True, exist_ok=True)
+        received_at = parsed_envelope(lines[0].decode())["received_at"] if lines else None
+        received_us = (
+            epoch_us(dt.datetime.fromisoformat(received_at)) if received_at else self._received_us
+        )
         self._file_sequence += 1
-        path = directory / f"{RECEIVER_ID}-{self._file_sequence:08x}.jsonl"
-        open_path = path.with_name(path.name + ".open")
-        open_path.write_bytes(b"".join(lines))
-        open_path.rename(path)  # sealed, as the receiver seals
-        return path
+        return write_landing_file(
+            self.settings.pushes_dir,
+            hour_bucket_of(received_us),
+            RECEIVER_ID,
+            self._file_sequence,
+            b"".join(lines),
+        )
 
     def seal_in_files(self, lines: Sequence[bytes], files: int = FILES) -> list[Path]:
         """`lines` spread over `files` sealed files of about the same size, in order."""
@@ -99,7 +101,7 @@ class Landing:
     def copy_under_new_name(self, sealed: Path) -> Path:
         """A second sealed file with the same lines (same push ids) under the next file name."""
         self._file_sequence += 1
-        copy = sealed.with_name(f"{RECEIVER_ID}-{self._file_sequence:08x}.jsonl")
+        copy = sealed_path(sealed.with_name(open_file_name(RECEIVER_ID, self._file_sequence)))
         copy.write_bytes(sealed.read_bytes())
         return copy
 
@@ -116,8 +118,8 @@ def mixed_in(normal: Sequence[bytes], odd: Sequence[bytes]) -> list[bytes]:
 def sealed_files(settings: Settings) -> dict[str, Path]:
     """Every sealed file by its name relative to the landing dir (found here, not by the loader)."""
     return {
-        path.relative_to(settings.landing_dir).as_posix(): path
-        for path in sorted(settings.pushes_dir.glob("date=*/hour=*/*.jsonl"))
+        source_file_name(settings.landing_dir, path): path
+        for path in landing_files.sealed_files(settings.pushes_dir)
         if path.is_file()
     }
 
@@ -133,4 +135,4 @@ def landed_push_ids(settings: Settings) -> Counter[str]:
 def _push_ids(lines: Iterable[bytes]) -> Iterable[str]:
     for line in lines:
         if line.strip():
-            yield json.loads(line)["push_id"]
+            yield parsed_envelope(line.decode())["push_id"]
