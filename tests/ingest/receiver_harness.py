@@ -1,7 +1,6 @@
 """A real receiver in a subprocess (`python -m pbx55.cli serve`) and readers for what it landed.
 
-Imported by the ingest tests by this unique module name (a second `conftest` module would clash
-with the root one).
+Imported by the ingest tests as `tests.ingest.receiver_harness`.
 """
 
 from __future__ import annotations
@@ -20,6 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from foundation.landing.layout import PUSHES_DIR
+from tests.landing_files import open_files, sealed_files
 
 STARTUP_DEADLINE_S = 30.0
 
@@ -200,14 +202,11 @@ def read_until_closed(sock: socket.socket) -> bytes:
     return received
 
 
-def landing_files(landing_dir: Path, suffix: str) -> list[Path]:
-    return sorted((landing_dir / "pushes").glob(f"date=*/hour=*/*{suffix}"))
-
-
 def landed_records(landing_dir: Path) -> list[dict[str, Any]]:
-    """Every envelope line, sealed or still open, in file order."""
+    """Every landed line, sealed or still open, in file order."""
     records = []
-    for path in landing_files(landing_dir, ".jsonl") + landing_files(landing_dir, ".jsonl.open"):
+    pushes_dir = landing_dir / PUSHES_DIR
+    for path in sealed_files(pushes_dir) + open_files(pushes_dir):
         with path.open("rb") as lines:
             records += [json.loads(line) for line in lines]
     return records

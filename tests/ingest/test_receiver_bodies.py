@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from foundation.landing.envelope import raw_text
+from foundation.landing.layout import QUARANTINE_GLOB
 from foundation.landing.parsing import MAX_NESTING_DEPTH
 from foundation.settings import Settings
 from ingest.app import ReceiverApp
@@ -29,6 +30,7 @@ from tests.ingest.receiver_harness import (
     read_until_closed,
     request,
 )
+from tests.landing_files import open_files
 
 PUSH = b'{"central_id": "1000", "call_id": "1716824410.5190", "call_status": "new_call"}'
 
@@ -51,7 +53,7 @@ def test_deep_nesting_is_400_quarantined_and_counted(
         assert response.status == 400
         reason = f"body nested deeper than {MAX_NESTING_DEPTH} levels"
         assert response.json() == {"status": "Error", "reason": reason}
-    kept = [json.loads(path.read_text()) for path in settings.quarantine_dir.glob("date=*/*")]
+    kept = [json.loads(path.read_text()) for path in settings.quarantine_dir.glob(QUARANTINE_GLOB)]
     assert sorted(record["raw_body"] for record in kept) == sorted(b.decode() for b in bodies)
     assert {record["reason"] for record in kept} == {reason}
     # Nesting up to the limit is fine.
@@ -67,7 +69,7 @@ def test_a_number_no_double_holds_lands_as_valid_json(
     receiver: Receiver, settings: Settings
 ) -> None:
     assert receiver.push(b'{"call_id": "1", "call_cost": 1e999}').status == 200
-    (path,) = settings.pushes_dir.glob("date=*/hour=*/*.jsonl.open")
+    (path,) = open_files(settings.pushes_dir)
 
     def no_constants(name: str) -> None:
         raise AssertionError(f"{name} in a landed line")
@@ -89,7 +91,7 @@ def test_binary_bodies_with_equals_signs_are_not_form_data(
     assert labelled.status == 400
     assert labelled.json()["reason"] == "form body holds control characters (binary data?)"
     assert landed_records(settings.landing_dir) == []
-    kept = [json.loads(path.read_text()) for path in settings.quarantine_dir.glob("date=*/*")]
+    kept = [json.loads(path.read_text()) for path in settings.quarantine_dir.glob(QUARANTINE_GLOB)]
     assert [record["raw_body"] for record in kept] == [raw_text(garbage)] * 2
     assert receiver.metric('pbx55_requests_rejected_total{reason="form_not_text"}') == 1
     # Printable form data still lands, with or without the content type.

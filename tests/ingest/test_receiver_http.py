@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from foundation.landing.envelope import ENVELOPE_FIELDS
+from foundation.landing.layout import QUARANTINE_GLOB
 from foundation.landing.parsing import parse_push_body
 from foundation.settings import Settings
 from ingest.auth import token_label
@@ -16,9 +18,9 @@ from tests.ingest.receiver_harness import (
     Receiver,
     eventually,
     landed_records,
-    landing_files,
     request,
 )
+from tests.landing_files import open_files, sealed_files
 
 PUSH = b'{"central_id": "1000", "call_id": "1716824410.5190", "call_status": "new_call"}'
 PUSH_ID = re.compile(r"[0-9a-f]{16}-[a-z0-9]{8}-[0-9a-f]{8}")
@@ -54,7 +56,7 @@ def test_landed_envelope_follows_the_contract(receiver: Receiver, settings: Sett
     assert record["body"] == json.loads(PUSH)
 
     # Partitioned by receive time in UTC, written by this receiver, still open while it runs.
-    (open_file,) = landing_files(settings.landing_dir, ".jsonl.open")
+    (open_file,) = open_files(settings.pushes_dir)
     date, hour = record["received_at"][:10], record["received_at"][11:13]
     assert open_file.parent.relative_to(settings.pushes_dir).parts == (
         f"date={date}",
@@ -70,6 +72,8 @@ def test_vendor_document_body_lands_leniently(receiver: Receiver, settings: Sett
     assert (record["method"], record["path"], record["parse"]) == ("PUT", "/", "lenient")
     assert record["body"]["call_date"] == "2012-05-01 12:30:00"
     assert record["raw_body"] == VENDOR_EXAMPLE.decode()
+    # Every key the loader reads (ENVELOPE_FIELDS), in the order it declares them.
+    assert list(record) == list(ENVELOPE_FIELDS)
 
 
 def test_one_element_array_and_form_bodies(receiver: Receiver, settings: Settings) -> None:
@@ -221,11 +225,12 @@ def test_body_that_is_not_an_object_is_quarantined(receiver: Receiver, settings:
         assert response.status == 400
         assert response.json()["status"] == "Error"
     assert landed_records(settings.landing_dir) == []
-    kept = sorted(settings.quarantine_dir.glob("date=*/*.json"))
+    kept = sorted(settings.quarantine_dir.glob(QUARANTINE_GLOB))
     records = [json.loads(path.read_text()) for path in kept]
     assert sorted(record["raw_body"] for record in records) == sorted(b.decode() for b in bodies)
+    # Kept under the UTC date it was received (docs/contracts.md): the layout, spelled out.
     assert all(
-        record["received_at"].startswith(path.parent.name[5:])
+        path.parent.name == f"date={record['received_at'][:10]}" and path.suffix == ".json"
         for record, path in zip(records, kept, strict=True)
     )
     assert all(receiver.token not in path.read_text() for path in kept)
@@ -286,10 +291,10 @@ def test_refuses_to_start_without_a_token(
 def test_sigterm_seals_open_files(receiver: Receiver, settings: Settings) -> None:
     for _ in range(5):
         assert receiver.push(PUSH).status == 200
-    assert landing_files(settings.landing_dir, ".jsonl.open")
+    assert open_files(settings.pushes_dir)
     assert receiver.terminate() == 0
-    assert landing_files(settings.landing_dir, ".jsonl.open") == []
-    (sealed,) = landing_files(settings.landing_dir, ".jsonl")
+    assert open_files(settings.pushes_dir) == []
+    (sealed,) = sealed_files(settings.pushes_dir)
     assert len(sealed.read_bytes().splitlines()) == 5
 
 
@@ -299,7 +304,7 @@ def test_files_are_sealed_on_size_and_on_age(
     by_size = start_receiver(PBX55_SEAL_MAX_BYTES="1500", PBX55_SEAL_MAX_AGE_S="3600")
     for _ in range(20):
         assert by_size.push(PUSH).status == 200
-    sealed = landing_files(settings.landing_dir, ".jsonl")
+    sealed = sealed_files(settings.pushes_dir)
     line_size = len(sealed[0].read_bytes().splitlines(keepends=True)[0])
     assert len(sealed) >= 3
     assert all(1500 <= path.stat().st_size < 1500 + line_size for path in sealed)
@@ -312,7 +317,7 @@ def test_files_are_sealed_on_size_and_on_age(
         lambda: (
             not [
                 path
-                for path in landing_files(settings.landing_dir, ".jsonl.open")
+                for path in open_files(settings.pushes_dir)
                 if path.name.startswith(receiver_id)
             ]
         )

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+import ingest.landing_writer
 from foundation.landing.envelope import now_us
-from foundation.landing.layout import US_PER_HOUR
+from foundation.landing.layout import PUSHES_DIR, US_PER_HOUR, hour_bucket_of
 from foundation.settings import Settings
 from ingest.app import ReceiverApp
 from ingest.auth import TokenAuth
@@ -26,9 +27,11 @@ from tests.ingest.receiver_harness import (
     Receiver,
     free_port,
     landed_records,
-    landing_files,
     request,
 )
+from tests.landing_files import open_files, sealed_files
+
+HALF_HOUR_US = US_PER_HOUR // 2
 
 
 @pytest.fixture
@@ -102,7 +105,7 @@ def test_full_disk_answers_503_then_recovers(
     landed = Counter(record["push_id"] for record in landed_records(landing_dir))
     assert [push_id for push_id in acked if landed[push_id] != 1] == []
     assert sum(landed.values()) == len(acked), "a push answered 503 landed anyway"
-    assert landing_files(landing_dir, ".jsonl.open") == []
+    assert open_files(landing_dir / PUSHES_DIR) == []
 
 
 class FlakyDisk:
@@ -167,18 +170,24 @@ def test_io_error_answers_503_and_leaves_no_torn_line(settings: Settings) -> Non
 
     records = landed_records(settings.landing_dir)
     assert [record["body"]["call_id"] for record in records] == ["1", "4"]
-    assert landing_files(settings.landing_dir, ".jsonl.open") == []
+    assert open_files(settings.pushes_dir) == []
 
 
-def test_hour_change_seals_the_previous_hour(settings: Settings) -> None:
+def test_hour_change_seals_the_previous_hour(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer's clock stands still in the middle of an hour: a real turn of the hour while
+    # the test runs would seal the file the test expects to find open.
+    this_hour = hour_bucket_of(now_us())
+    monkeypatch.setattr(ingest.landing_writer, "now_us", lambda: (this_hour * 2 + 1) * HALF_HOUR_US)
+
     async def land_across_an_hour() -> None:
         writer = _writer(settings, FlakyDisk(), ReceiverMetrics())
         await writer.start()
-        this_hour = now_us() // US_PER_HOUR
         await writer.land(b'{"n": 1}\n', this_hour - 1)
         await writer.land(b'{"n": 2}\n', this_hour)
-        (sealed,) = landing_files(settings.landing_dir, ".jsonl")
-        (still_open,) = landing_files(settings.landing_dir, ".jsonl.open")
+        (sealed,) = sealed_files(settings.pushes_dir)
+        (still_open,) = open_files(settings.pushes_dir)
         assert sealed.read_bytes() == b'{"n": 1}\n'
         assert sealed.parent != still_open.parent
         await writer.close()
@@ -186,8 +195,8 @@ def test_hour_change_seals_the_previous_hour(settings: Settings) -> None:
             await writer.land(b'{"n": 3}\n', this_hour)
 
     asyncio.run(land_across_an_hour())
-    assert len(landing_files(settings.landing_dir, ".jsonl")) == 2
-    assert landing_files(settings.landing_dir, ".jsonl.open") == []
+    assert len(sealed_files(settings.pushes_dir)) == 2
+    assert open_files(settings.pushes_dir) == []
 
 
 def test_a_stalled_disk_fills_a_bounded_backlog_then_refuses(settings: Settings) -> None:
@@ -211,7 +220,7 @@ def test_a_stalled_disk_fills_a_bounded_backlog_then_refuses(settings: Settings)
             max_backlog_bytes=2 * len(line % 2) + 5,  # the stuck line and one more
         )
         await writer.start()
-        hour = now_us() // US_PER_HOUR
+        hour = hour_bucket_of(now_us())
         stuck = asyncio.create_task(writer.land(line % 1, hour))
         assert await asyncio.to_thread(entered.wait, 30)
         queued = asyncio.create_task(writer.land(line % 2, hour))
