@@ -27,6 +27,14 @@ from pathlib import Path
 
 import duckdb
 
+from foundation.landing.layout import (
+    PUSHES_DIR,
+    SEALED_GLOB,
+    hour_bucket_at,
+    open_file_name,
+    partition_dir,
+    sealed_path,
+)
 from foundation.settings import Settings
 from pipelines.loader.load import load_landed_pushes
 
@@ -46,10 +54,10 @@ def write_landing_files(landing_dir: Path, pushes: int, per_file: int, seed: int
             if handle:
                 handle.close()
             received = start + dt.timedelta(seconds=index // 20)
-            directory = landing_dir / "pushes" / received.strftime("date=%Y-%m-%d/hour=%H")
+            directory = partition_dir(landing_dir / PUSHES_DIR, hour_bucket_at(received))
             directory.mkdir(parents=True, exist_ok=True)
             files += 1
-            handle = (directory / f"{RECEIVER_ID}-{files:08d}.jsonl").open("w")
+            handle = sealed_path(directory / open_file_name(RECEIVER_ID, files)).open("w")
         received = start + dt.timedelta(microseconds=index * 50_000)
         handle.write(json.dumps(_envelope(rng, index, received), ensure_ascii=False) + "\n")
     if handle:
@@ -110,7 +118,7 @@ def duckdb_read_json_seconds(landing_dir: Path, database: Path) -> tuple[int, fl
     with duckdb.connect(str(database)) as connection:
         connection.execute(
             "CREATE TABLE pushes AS SELECT * FROM read_json(?, format = 'newline_delimited')",
-            [str(landing_dir / "pushes" / "*" / "*" / "*.jsonl")],
+            [str(landing_dir / PUSHES_DIR / SEALED_GLOB)],
         )
         rows = connection.execute("SELECT count(*) FROM pushes").fetchone()[0]
     return rows, time.perf_counter() - started
