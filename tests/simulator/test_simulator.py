@@ -16,7 +16,7 @@ from aiohttp import web
 
 from foundation.landing.parsing import parse_push_body
 from simulator import SimulationConfig, plan_day
-from simulator.model import TARIFF_PER_MINUTE, billed_seconds, call_cost, tariff_class
+from simulator.model import billed_seconds, call_cost, tariff_class
 from simulator.pushes import START_STAGES, Push
 from simulator.sender import deliver
 from simulator.truth import truth_records
@@ -183,16 +183,29 @@ def test_transfers_make_chains_of_two_and_three_named_in_both_directions(planned
 def test_billing_follows_anatel_steps_and_costs_match_the_pushes(planned):
     assert [billed_seconds(s) for s in (0, 1, 30, 31, 36, 37, 95)] == [0, 30, 30, 36, 36, 42, 96]
     assert call_cost(31, Decimal("0.58")) == Decimal("0.35")  # 36 s at 0.58/min = 0.348
+    assert call_cost(85, Decimal("0.19")) == Decimal("0.29")  # 90 s at 0.19/min = 0.285, half up
+    assert call_cost(211, Decimal("0.69")) == Decimal("2.48")  # 216 s at 0.69/min = 2.484
+    assert call_cost(0, Decimal("0.69")) == 0
     day, rendered, truth = planned
-    for record in truth:
-        if record["kind"] == "outbound":
-            per_minute = TARIFF_PER_MINUTE[record["tax_type"]]
-            expected = call_cost(record["talk_seconds"], per_minute)
-            assert Decimal(str(record["cost"])) == expected
-            assert (
-                abs(record["cost"] - record["tax_per_minute"] * record["billed_seconds"] / 60)
-                < 0.006
-            )
+    outbound = [record for record in truth if record["kind"] == "outbound"]
+    assert any(record["talk_seconds"] == 0 for record in outbound)
+    assert any(record["talk_seconds"] > 30 for record in outbound)
+    per_minute: dict[str, Decimal] = {}
+    for record in outbound:
+        # The rules themselves, not the simulator's functions: nothing for an unanswered call,
+        # else at least 30 s, in 6 s steps, covering the talk time by less than one step.
+        talk, billed = record["talk_seconds"], record["billed_seconds"]
+        if talk == 0:
+            assert billed == 0, record
+        else:
+            assert billed % 6 == 0 and billed >= 30 and talk <= billed, record
+            assert billed == 30 or billed - 6 < talk, record
+        # One price per tariff class, and the cost is that price for the billed minutes, in cents.
+        rate = Decimal(str(record["tax_per_minute"]))
+        assert per_minute.setdefault(record["tax_type"], rate) == rate, record
+        cost = Decimal(str(record["cost"]))
+        assert cost == cost.quantize(Decimal("0.01"))
+        assert abs(cost * 60 - rate * billed) <= Decimal("0.3"), record  # within half a cent
     for push in rendered.pushes:
         if push.stage == "final":
             leg = day.legs[push.leg_index]
