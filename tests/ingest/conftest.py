@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,3 +31,17 @@ def start_receiver(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[...
 @pytest.fixture
 def receiver(start_receiver: Callable[..., Receiver]) -> Receiver:
     return start_receiver()
+
+
+# Longer than any test that asks for `within_one_hour` runs.
+HOUR_MARGIN_S = 60
+
+
+@pytest.fixture
+def within_one_hour() -> None:
+    """For a test that expects a landing file still open: a receiver seals its open file when
+    the UTC hour turns (at midnight in São Paulo, say), so a test starting in the last minute of
+    an hour waits for the next one first."""
+    left = 3600 - time.time() % 3600
+    if left < HOUR_MARGIN_S:
+        time.sleep(left + 0.5)

@@ -65,6 +65,7 @@ def test_deep_nesting_is_400_quarantined_and_counted(
     assert "Traceback" not in receiver.log_text()
 
 
+@pytest.mark.usefixtures("within_one_hour")
 def test_a_number_no_double_holds_lands_as_valid_json(
     receiver: Receiver, settings: Settings
 ) -> None:

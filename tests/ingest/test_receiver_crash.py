@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from foundation.landing.envelope import PushIds
 from foundation.landing.layout import hour_bucket_at, sealed_path
 from foundation.settings import Settings
@@ -155,6 +157,7 @@ def test_start_up_leaves_files_of_a_live_receiver_alone(
         os.close(fd)
 
 
+@pytest.mark.usefixtures("within_one_hour")
 def test_two_receivers_share_a_landing_directory(
     start_receiver: Callable[..., Receiver], settings: Settings
 ) -> None:

@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from foundation.landing.envelope import ENVELOPE_FIELDS
 from foundation.landing.layout import QUARANTINE_GLOB
 from foundation.landing.parsing import parse_push_body
@@ -27,6 +29,7 @@ PUSH_ID = re.compile(r"[0-9a-f]{16}-[a-z0-9]{8}-[0-9a-f]{8}")
 RECEIVED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 
+@pytest.mark.usefixtures("within_one_hour")
 def test_landed_envelope_follows_the_contract(receiver: Receiver, settings: Settings) -> None:
     response = receiver.push(PUSH, headers={"Content-Type": "application/json"})
     assert response.status == 200
@@ -288,6 +291,7 @@ def test_refuses_to_start_without_a_token(
     assert [record["auth"] for record in landed_records(settings.landing_dir)] == ["none"]
 
 
+@pytest.mark.usefixtures("within_one_hour")
 def test_sigterm_seals_open_files(receiver: Receiver, settings: Settings) -> None:
     for _ in range(5):
         assert receiver.push(PUSH).status == 200
@@ -298,6 +302,7 @@ def test_sigterm_seals_open_files(receiver: Receiver, settings: Settings) -> Non
     assert len(sealed.read_bytes().splitlines()) == 5
 
 
+@pytest.mark.usefixtures("within_one_hour")
 def test_files_are_sealed_on_size_and_on_age(
     start_receiver: Callable[..., Receiver], settings: Settings
 ) -> None:
