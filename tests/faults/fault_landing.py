@@ -28,8 +28,8 @@ from foundation.landing.parsing import PushBodyError, parse_push_body
 from foundation.settings import Settings
 from pbx55.simulate import yesterday_in_sao_paulo
 from simulator import SimulationConfig, plan_day
-from tests import landing_files
 from tests.landing_files import epoch_us, landed_line, write_landing_file
+from tests.landing_files import sealed_files as sealed_paths
 
 RECEIVER_ID = "faults01"
 SIMULATED_CALLS = 100  # about 300 pushes
@@ -119,7 +119,7 @@ def sealed_files(settings: Settings) -> dict[str, Path]:
     """Every sealed file by its name relative to the landing dir (found here, not by the loader)."""
     return {
         source_file_name(settings.landing_dir, path): path
-        for path in landing_files.sealed_files(settings.pushes_dir)
+        for path in sealed_paths(settings.pushes_dir)
         if path.is_file()
     }
 
