@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	cd dbt_models && ../$(BIN)/sqlfluff lint models
+	cd dbt_models && ../$(BIN)/sqlfluff lint models tests
 
 test: lint
 	$(BIN)/pytest
