@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	cd dbt_models && ../$(BIN)/sqlfluff lint models
+	cd dbt_models && ../$(BIN)/sqlfluff lint models tests
 
 # The dbt manifest the Dagster definitions are built from (never parsed at import).
 prepare: install

@@ -47,10 +47,27 @@
 {%- endmacro %}
 
 {#
-    Incremental KPI marts recompute whole reporting days: the days of the rows that `models`
-    (fct_calls, fct_journeys) rebuilt since this mart was last built, and the days rebuilt calls
-    moved away from. A journey is reported on its root leg's day and every leg of a changed
-    journey is rebuilt, so the days of fct_calls cover the days journeys left.
+    The rows of `model` (fct_calls, fct_journeys) that an incremental KPI mart aggregates: on a
+    full build all of them; on an incremental run those on the reporting days that `rebuilt_by`
+    rebuilt since the mart was last built (rebuilt_reported_dates). The days a mart reads are
+    the days its delete+insert replaces (unique_key `reported_date`, marts/kpis in dbt_project.yml).
+#}
+{% macro rows_on_rebuilt_days(model, rebuilt_by=['fct_calls']) -%}
+    {#- Declared at parse time, so dbt knows the mart depends on every model it reads. -#}
+    {%- for upstream in rebuilt_by -%}
+        {%- do ref(upstream) -%}
+    {%- endfor -%}
+    select * from {{ ref(model) }}
+    {%- if is_incremental() %}
+    where reported_date in ({{ rebuilt_reported_dates(rebuilt_by) }})
+    {%- endif %}
+{%- endmacro %}
+
+{#
+    The reporting days to recompute: the days of the rows that `models` (fct_calls, fct_journeys)
+    rebuilt since this mart was last built, and the days rebuilt calls moved away from. A journey
+    is reported on its root leg's day and every leg of a changed journey is rebuilt, so the days
+    of fct_calls cover the days journeys left.
 #}
 {% macro rebuilt_reported_dates(models) -%}
     {%- for model in models %}

@@ -155,6 +155,7 @@ reduced as (
 )
 
 select
+    {{ surrogate_key(['central_id', 'call_id']) }} as call_key,
     *,
     case
         when not has_final_push

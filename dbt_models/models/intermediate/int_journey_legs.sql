@@ -8,21 +8,12 @@ edges as (
 
 ),
 
-leg_times as (
-
-    select
-        central_id,
-        call_id,
-        coalesce(started_at_utc, first_received_at) as leg_started_at
-    from {{ ref('int_calls__reduced') }}
-
-),
-
 roots as (
 
     select distinct
         edges.central_id,
-        edges.parent_call_id as call_id
+        edges.parent_call_id as call_id,
+        edges.parent_started_at as leg_started_at
     from edges
     where not exists (
         select 1 from edges as incoming
@@ -76,7 +67,7 @@ ranked_roots as (
             order by root_times.leg_started_at, walk.root_call_id, walk.leg_depth
         ) as root_preference
     from walk
-    inner join leg_times as root_times
+    inner join roots as root_times
         on
             walk.central_id = root_times.central_id
             and walk.root_call_id = root_times.call_id
@@ -84,6 +75,7 @@ ranked_roots as (
 )
 
 select
+    {{ surrogate_key(['ranked_roots.central_id', 'ranked_roots.call_id']) }} as call_key,
     ranked_roots.central_id,
     ranked_roots.call_id,
     ranked_roots.root_call_id as journey_id,

@@ -32,31 +32,33 @@ linked as (
 
 ),
 
-oriented as (
+ordered as (
 
     -- The older leg is the parent; the call id breaks ties, so edges never form a cycle in time.
     select
-        central_id,
-        case
-            when
-                leg_started_at < partner_started_at
-                or (leg_started_at = partner_started_at and call_id < partner_call_id)
-                then call_id
-            else partner_call_id
-        end as parent_call_id,
-        case
-            when
-                leg_started_at < partner_started_at
-                or (leg_started_at = partner_started_at and call_id < partner_call_id)
-                then partner_call_id
-            else call_id
-        end as child_call_id
+        *,
+        leg_started_at < partner_started_at
+        or (leg_started_at = partner_started_at and call_id < partner_call_id) as leg_is_parent
     from linked
+
+),
+
+oriented as (
+
+    -- Each edge carries its parent's start, so the journey walk needs no other model.
+    select
+        central_id,
+        case when leg_is_parent then call_id else partner_call_id end as parent_call_id,
+        case when leg_is_parent then partner_call_id else call_id end as child_call_id,
+        case when leg_is_parent then leg_started_at else partner_started_at end as parent_started_at
+    from ordered
 
 )
 
 select distinct
+    {{ surrogate_key(['central_id', 'parent_call_id', 'child_call_id']) }} as transfer_key,
     central_id,
     parent_call_id,
-    child_call_id
+    child_call_id,
+    parent_started_at
 from oriented

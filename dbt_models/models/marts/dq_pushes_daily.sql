@@ -50,6 +50,7 @@ pushes as (
 final as (
 
     select
+        {{ surrogate_key(['received_date', 'central_id']) }} as dq_key,
         received_date,
         central_id,
         count(*) as pushes,

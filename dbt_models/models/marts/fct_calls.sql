@@ -136,6 +136,7 @@ enriched as (
 final as (
 
     select
+        call_key,
         central_id,
         call_id,
         journey_id,

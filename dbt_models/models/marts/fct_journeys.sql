@@ -211,6 +211,7 @@ repeats as (
 )
 
 select
+    {{ surrogate_key(['candidate_journeys.central_id', 'candidate_journeys.journey_id']) }} as journey_key,
     candidate_journeys.*,
     cast(candidate_journeys.reported_at as date) as reported_date,
     repeats.is_repeated_by_caller_24h,

@@ -1,0 +1,2 @@
+-- Legs that reached a queue.
+{{ leg_kpis_by('queue') }}

@@ -1,0 +1,38 @@
+with
+
+calls as (
+
+    {{ rows_on_rebuilt_days('fct_calls') }}
+
+),
+
+{%- set counts = {
+    'cost_amount': 'sum(coalesce(cost, 0))',
+    'costed_calls': 'count(*)',
+    'answered_legs': 'sum(case when is_answered then 1 else 0 end)',
+    'billed_minutes_amount': 'sum(billed_minutes)',
+} %}
+
+final as (
+
+    select
+        {{ surrogate_key(['reported_date', 'central_id', 'tariff_class']) }} as kpi_key,
+        reported_date,
+        central_id,
+        tariff_class,
+        count(*) as legs,
+        {{ counts['answered_legs'] }} as answered_legs,
+        sum(coalesce(talk_seconds, 0)) as talk_seconds,
+        sum(billed_seconds) as billed_seconds,
+        {{ rounded(counts['billed_minutes_amount'], 1) }} as billed_minutes,
+        {{ rounded(counts['cost_amount'], 4) }} as cost_total,
+        -- Every leg of the class counts, SMS included (a class is voice or SMS, never both).
+        {{ kpi_ratios(counts, ['cost_per_call', 'cost_per_answered_call', 'cost_per_billed_minute']) }},
+        sum(case when dq_cost_mismatch then 1 else 0 end) as cost_mismatch_legs,
+        {{ run_started_at_utc() }} as built_at
+    from calls
+    group by reported_date, central_id, tariff_class
+
+)
+
+select * from final
