@@ -20,6 +20,9 @@ DEMO_PII_KEY = "pbx55-demo-key-not-secret"
 # The schema the loader writes and the dbt project reads as its source (before any prefix).
 RAW_SCHEMA = "pbx55_raw"
 
+# How often the Dagster sensor lists the landing files (benchmarks/freshness.py measured it).
+SENSOR_INTERVAL_S = 10
+
 MIN_TOKEN_LENGTH = 16
 # In a token, these usually mean the list was written wrong: another separator than the comma
 # (space, semicolon) or quotes carried over from a shell or .env file.
@@ -81,6 +84,23 @@ def _positive(env: Mapping[str, str], name: str, default: float, kind: type = fl
     return value
 
 
+# The Dagster instance (run, event log and schedule storage) reaches Postgres through SQLAlchemy,
+# which knows the scheme `postgresql` (with an optional driver), not the older `postgres`.
+_DAGSTER_POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg2://")
+
+
+def _dagster_postgres_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("PBX55_DAGSTER_POSTGRES_URL", "").strip()
+    if not url:
+        return None
+    if not url.startswith(_DAGSTER_POSTGRES_SCHEMES):
+        raise ValueError(
+            "PBX55_DAGSTER_POSTGRES_URL must start with postgresql://, e.g. "
+            "postgresql://dagster@127.0.0.1:5432/dagster"
+        )
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -104,6 +124,8 @@ class Settings:
     writer_lock_timeout_s: float
     schema_prefix: str = ""
     as_of_utc: str | None = None
+    dagster_postgres_url: str | None = field(default=None, repr=False)
+    sensor_interval_s: int = SENSOR_INTERVAL_S
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -137,6 +159,8 @@ class Settings:
             writer_lock_timeout_s=_positive(env, "PBX55_WRITER_LOCK_TIMEOUT_S", 600),
             schema_prefix=env.get("PBX55_SCHEMA_PREFIX", "").strip(),
             as_of_utc=env.get("PBX55_AS_OF_UTC", "").strip() or None,
+            dagster_postgres_url=_dagster_postgres_url(env),
+            sensor_interval_s=_positive(env, "PBX55_SENSOR_INTERVAL_S", SENSOR_INTERVAL_S, int),
         )
 
     def as_environment(self) -> dict[str, str]:
@@ -163,6 +187,8 @@ class Settings:
             "PBX55_WRITER_LOCK_TIMEOUT_S": repr(self.writer_lock_timeout_s),
             "PBX55_SCHEMA_PREFIX": self.schema_prefix,
             "PBX55_AS_OF_UTC": self.as_of_utc or "",
+            "PBX55_DAGSTER_POSTGRES_URL": self.dagster_postgres_url or "",
+            "PBX55_SENSOR_INTERVAL_S": str(self.sensor_interval_s),
         }
         return {name: value for name, value in environ.items() if value}
 

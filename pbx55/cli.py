@@ -83,6 +83,15 @@ def _prepare(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _dagster_config(args: argparse.Namespace, settings: Settings) -> int:
+    from pbx55.dagster_instance import write_instance_config
+
+    path = write_instance_config(settings)
+    storage = "Postgres" if settings.dagster_postgres_url else "SQLite"
+    print(f"wrote {path} ({storage} storage): start Dagster with DAGSTER_HOME={path.parent}")
+    return 0
+
+
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     from pbx55.simulate import run_from_args
 
@@ -143,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("--port", type=int, default=8080)
     docs.set_defaults(handler=_docs)
+
+    commands.add_parser(
+        "dagster-config",
+        help="write the Dagster instance configuration (dagster.yaml) into "
+        "$PBX55_DATA_DIR/dagster_home, from the settings",
+    ).set_defaults(handler=_dagster_config)
 
     simulate = commands.add_parser("simulate", help="send realistic 55pbx traffic to a receiver")
     from pbx55.simulate import add_arguments

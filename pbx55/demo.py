@@ -75,7 +75,7 @@ def _materialize_everything(settings: Settings) -> None:
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     import dagster as dg
 
-    from pbx55.dev import write_instance_config
+    from pbx55.dagster_instance import write_instance_config
     from pipelines.dbt_runner import prepare_manifest
     from pipelines.orchestration.definitions import build_definitions
 

@@ -1,7 +1,7 @@
 """`make dev`: the Dagster UI and daemon on a persistent DAGSTER_HOME under PBX55_DATA_DIR.
 
-The daemon runs the sensor and the schedule; the `dagster.yaml` written here makes its run
-queue admit one warehouse-writing run at a time (DuckDB has a single writer).
+The daemon runs the sensor and the schedule, on the instance configuration production uses
+(`pbx55.dagster_instance`: SQLite storage unless PBX55_DAGSTER_POSTGRES_URL is set).
 
     python -m pbx55.dev [--host 127.0.0.1] [--port 3000]
 """
@@ -17,41 +17,12 @@ import time
 from pathlib import Path
 
 from foundation.settings import Settings
+from pbx55.dagster_instance import write_instance_config
 from pipelines.dbt_runner import prepare_manifest
-from pipelines.orchestration.resources import WAREHOUSE_POOL, WAREHOUSE_WRITER_TAG
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 BIN_DIR = Path(sys.executable).parent
-
-
-def dagster_yaml() -> str:
-    """Instance configuration: queued runs, one warehouse writer, no telemetry."""
-    return f"""\
-# Written by `python -m pbx55.dev`; edit pbx55/dev.py instead.
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-concurrency:
-  runs:
-    max_concurrent_runs: 4
-    tag_concurrency_limits:
-      - key: "{WAREHOUSE_WRITER_TAG}"
-        limit: 1
-  pools:
-    # Ops in pool `{WAREHOUSE_POOL}` (and any other pool) run one at a time, across runs.
-    default_limit: 1
-    granularity: run
-telemetry:
-  enabled: false
-"""
-
-
-def write_instance_config(settings: Settings) -> Path:
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    path = settings.dagster_home / "dagster.yaml"
-    path.write_text(dagster_yaml())
-    return path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,8 @@ def test_the_environment_of_settings_gives_the_same_settings_back(settings: Sett
         as_of_utc="2026-11-20 21:00:00",
         header_timeout_s=2.5,
         retention_days=30,
+        dagster_postgres_url="postgresql://dagster:secret@127.0.0.1:5432/dagster",
+        sensor_interval_s=5,
     )
     assert Settings.from_env(changed.as_environment()) == changed
     assert Settings.from_env(settings.as_environment()) == settings
@@ -32,3 +34,10 @@ def test_a_size_or_duration_that_is_not_positive_names_its_variable(env: dict[st
     for name, value in (("PBX55_SEAL_MAX_AGE_S", "0"), ("PBX55_RAW_RETENTION_DAYS", "a year")):
         with pytest.raises(ValueError, match=name):
             Settings.from_env(env | {name: value})
+
+
+def test_a_dagster_storage_url_that_sqlalchemy_cannot_open_names_its_variable(
+    env: dict[str, str],
+) -> None:
+    with pytest.raises(ValueError, match="PBX55_DAGSTER_POSTGRES_URL must start with postgresql"):
+        Settings.from_env(env | {"PBX55_DAGSTER_POSTGRES_URL": "postgres://u@h/db"})

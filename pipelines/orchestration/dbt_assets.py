@@ -26,7 +26,7 @@ from pipelines.dbt_runner import (
     build_models,
     default_target_path,
 )
-from pipelines.orchestration.resources import WAREHOUSE_POOL
+from pipelines.orchestration.resources import WAREHOUSE_POOL, retried_when_busy
 
 # dbt folder (the first level under models/, or the seeds) -> Dagster group and what it holds.
 LAYER_GROUPS = {
@@ -75,15 +75,16 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
     ) -> Iterator[Any]:
         select = _selected_nodes(context) if context.is_subset else ()
         target_path = default_target_path(pbx55_settings)
-        for event in _streamed_build(pbx55_settings, select):
-            message = DbtCoreCliEventMessage(raw_event=event, event_history_metadata={})
-            yield from message.to_default_asset_events(
-                manifest=manifest_path,
-                dagster_dbt_translator=TRANSLATOR,
-                context=context,
-                target_path=target_path,
-                project=project,
-            )
+        with retried_when_busy(pbx55_settings):
+            for event in _streamed_build(pbx55_settings, select):
+                message = DbtCoreCliEventMessage(raw_event=event, event_history_metadata={})
+                yield from message.to_default_asset_events(
+                    manifest=manifest_path,
+                    dagster_dbt_translator=TRANSLATOR,
+                    context=context,
+                    target_path=target_path,
+                    project=project,
+                )
 
     return dbt_models
 

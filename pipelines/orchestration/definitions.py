@@ -19,9 +19,9 @@ from foundation.settings import Settings
 from pipelines.orchestration.dbt_assets import build_dbt_assets
 from pipelines.orchestration.raw_assets import (
     LOAD_JOB,
+    build_landing_sensor,
     raw_pushes,
     raw_retention,
-    sealed_landing_files_sensor,
 )
 from pipelines.orchestration.resources import WAREHOUSE_WRITER_TAGS, build_resources
 from pipelines.orchestration.serving_assets import build_bi_serving_copy
@@ -49,7 +49,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[raw_pushes, raw_retention, dbt_models, bi_serving_copy],
         jobs=[load_job, refresh_job],
-        sensors=[sealed_landing_files_sensor],
+        sensors=[build_landing_sensor(settings)],
         schedules=[
             dg.ScheduleDefinition(
                 name="hourly_refresh_schedule",

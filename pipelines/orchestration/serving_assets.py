@@ -5,7 +5,7 @@ import dagster as dg
 
 from foundation.settings import Settings
 from pipelines.bi_copy import SERVED_SCHEMA, publish_bi_copy
-from pipelines.orchestration.resources import WAREHOUSE_POOL
+from pipelines.orchestration.resources import WAREHOUSE_POOL, retried_when_busy
 
 
 def build_bi_serving_copy(dbt_models: dg.AssetsDefinition) -> dg.AssetsDefinition:
@@ -28,7 +28,8 @@ def build_bi_serving_copy(dbt_models: dg.AssetsDefinition) -> dg.AssetsDefinitio
     def bi_serving_copy(
         context: dg.AssetExecutionContext, pbx55_settings: dg.ResourceParam[Settings]
     ) -> dg.MaterializeResult:
-        publication = publish_bi_copy(pbx55_settings)
+        with retried_when_busy(pbx55_settings):
+            publication = publish_bi_copy(pbx55_settings)
         metadata: dict[str, object] = {"published_at": publication.published_at.isoformat()}
         if publication.path is None:
             metadata["note"] = publication.note

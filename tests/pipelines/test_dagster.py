@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import threading
 
 import dagster as dg
 import pytest
@@ -15,14 +16,16 @@ from pipelines.loader.load import load_landed_pushes
 from pipelines.loader.retention import purge_expired
 from pipelines.orchestration.definitions import defs
 from pipelines.orchestration.raw_assets import (
+    LOAD_JOB,
     RAW_PUSHES_KEY,
     RETENTION_KEY,
+    build_landing_sensor,
     raw_pushes,
     raw_retention,
-    sealed_landing_files_sensor,
 )
 from pipelines.orchestration.resources import WAREHOUSE_WRITER_TAG, build_resources
 from tests.pipelines.landing_writer import query
+from tests.pipelines.test_warehouse_lock import start_holder
 
 
 @pytest.fixture
@@ -88,15 +91,32 @@ def test_materializing_the_dlt_asset_loads_the_landed_files(settings: Settings, 
     assert query(settings, "SELECT count(*) FROM pbx55_raw.pushes") == [(2,)]
 
 
+def test_a_load_that_finds_the_warehouse_busy_tries_again_and_loads(
+    env: dict[str, str], land_file
+) -> None:
+    """A writer outside Dagster (cron, a full refresh by hand) held it past the lock timeout."""
+    impatient = Settings.from_env(env | {"PBX55_WRITER_LOCK_TIMEOUT_S": "1"})
+    land_file([{"call_id": "1"}])
+    holder = start_holder(env)
+    release = threading.Timer(3, holder.communicate, args=("",))
+    release.start()
+    try:
+        result = dg.materialize([raw_pushes], resources=build_resources(impatient))
+    finally:
+        release.cancel()
+        if holder.poll() is None:
+            holder.communicate("")
+
+    assert result.success
+    retries = [event for event in result.all_events if event.is_step_up_for_retry]
+    assert retries, "the first attempt should have found the warehouse busy"
+    assert query(impatient, "SELECT count(*) FROM pbx55_raw.pushes") == [(1,)]
+
+
 def test_the_sensor_fires_on_new_sealed_files_and_not_when_nothing_changed(
     settings: Settings, land_file
 ) -> None:
-    sensor = sealed_landing_files_sensor
-
-    def tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
-        context = dg.build_sensor_context(cursor=cursor, resources=build_resources(settings))
-        result = sensor.evaluate_tick(context)
-        return result.run_requests or [], result.cursor
+    tick = _sensor_ticks(settings, dg.DagsterInstance.ephemeral())
 
     requests, cursor = tick(None)
     assert requests == []  # nothing landed yet
@@ -114,6 +134,48 @@ def test_the_sensor_fires_on_new_sealed_files_and_not_when_nothing_changed(
     land_file(received_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))  # sealed late
     requests, new_cursor = tick(cursor)
     assert len(requests) == 1 and new_cursor != cursor
+
+
+@pytest.mark.usefixtures("environment", "dbt_manifest")
+def test_files_sealed_while_a_load_waits_in_the_queue_are_left_to_it(
+    settings: Settings, land_file
+) -> None:
+    """One load queued at most: more would pile up whenever files seal faster than a run runs."""
+    instance = dg.DagsterInstance.ephemeral()
+    tick = _sensor_ticks(settings, instance)
+    land_file()
+    requests, cursor = tick(None)
+    assert len(requests) == 1
+    # Created, not started: as a queued run (which only a code location can create) is.
+    waiting = instance.create_run_for_job(defs().resolve_job_def(LOAD_JOB))
+
+    land_file()
+    requests, same_cursor = tick(cursor)
+    assert requests == [] and same_cursor == cursor
+
+    _run_event(instance, waiting.run_id, dg.DagsterEventType.RUN_START)  # it lists the files now
+    requests, new_cursor = tick(cursor)
+    assert len(requests) == 1 and new_cursor != cursor
+
+
+def _run_event(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> None:
+    instance.handle_run_event(
+        run_id, dg.DagsterEvent(event_type_value=kind.value, job_name=LOAD_JOB)
+    )
+
+
+def _sensor_ticks(settings: Settings, instance: dg.DagsterInstance):
+    """A function that evaluates one tick of the landing sensor from a cursor."""
+    sensor = build_landing_sensor(settings)
+
+    def tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
+        context = dg.build_sensor_context(
+            cursor=cursor, resources=build_resources(settings), instance=instance
+        )
+        result = sensor.evaluate_tick(context)
+        return result.run_requests or [], result.cursor
+
+    return tick
 
 
 def test_retention_purges_expired_partitions_and_rows(settings: Settings, land_file) -> None:

@@ -1,0 +1,89 @@
+"""The Dagster instance configuration (`$DAGSTER_HOME/dagster.yaml`), written from `Settings`.
+
+One configuration for `make dev`, the demo and production (`pbx55 dagster-config`, which the
+services run before Dagster starts):
+
+- storage: Postgres when PBX55_DAGSTER_POSTGRES_URL is set, read by Dagster from the environment
+  at start (`env:`), so its password never lands in the file; SQLite under DAGSTER_HOME otherwise;
+- a run queue that admits one warehouse-writing run at a time, and one op at a time per pool
+  (DuckDB has a single writer);
+- run retries for a run whose worker died (a restart of the daemon or the host, a killed
+  process: its writer lock went with it); every job is safe to run again, the load merges by key;
+- sensor and schedule ticks kept only as long as they help (skipped ticks are most of them);
+- no telemetry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from foundation.settings import Settings
+from pipelines.orchestration.resources import WAREHOUSE_POOL, WAREHOUSE_WRITER_TAG
+
+DAGSTER_POSTGRES_URL_VARIABLE = "PBX55_DAGSTER_POSTGRES_URL"
+
+
+def dagster_yaml(settings: Settings) -> str:
+    return f"""\
+# Written by `pbx55 dagster-config` (and `make dev`) from the PBX55_* settings; edit those, or
+# pbx55/dagster_instance.py, not this file.
+{_storage(settings)}\
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+    tag_concurrency_limits:
+      - key: "{WAREHOUSE_WRITER_TAG}"
+        limit: 1
+  pools:
+    # Ops in pool `{WAREHOUSE_POOL}` (and any other pool) run one at a time, across runs.
+    default_limit: 1
+    granularity: run
+run_monitoring:
+  # A run whose worker never reports that it started is failed (then retried), instead of
+  # holding the one warehouse writer slot of the queue for ever. The default launcher cannot
+  # resume a run.
+  enabled: true
+  start_timeout_seconds: 180
+  max_resume_run_attempts: 0
+run_retries:
+  # Only runs whose worker died; a run that failed in an op (a dbt test, a missing setting)
+  # would fail again. An op that found the warehouse busy retries by itself.
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+retention:
+  sensor:
+    purge_after_days:
+      skipped: 1
+      success: 7
+      failure: 30
+  schedule:
+    purge_after_days:
+      skipped: 7
+      success: 30
+      failure: 30
+telemetry:
+  enabled: false
+"""
+
+
+def _storage(settings: Settings) -> str:
+    if settings.dagster_postgres_url is None:
+        return ""  # SQLite files under DAGSTER_HOME, Dagster's default
+    return f"""\
+storage:
+  postgres:
+    postgres_url:
+      env: {DAGSTER_POSTGRES_URL_VARIABLE}
+"""
+
+
+def write_instance_config(settings: Settings) -> Path:
+    """Write `dagster.yaml` into `settings.dagster_home` (created if needed); return its path."""
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    path = settings.dagster_home / "dagster.yaml"
+    path.write_text(dagster_yaml(settings))
+    return path
