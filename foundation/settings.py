@@ -84,16 +84,15 @@ def _positive(env: Mapping[str, str], name: str, default: float, kind: type = fl
     return value
 
 
-# The Dagster instance (run, event log and schedule storage) reaches Postgres through SQLAlchemy,
-# which knows the scheme `postgresql` (with an optional driver), not the older `postgres`.
-_DAGSTER_POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg2://")
+# The schemes of a libpq URL that Dagster's storage (SQLAlchemy, through psycopg2) can open.
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://")
 
 
 def _dagster_postgres_url(env: Mapping[str, str]) -> str | None:
     url = env.get("PBX55_DAGSTER_POSTGRES_URL", "").strip()
     if not url:
         return None
-    if not url.startswith(_DAGSTER_POSTGRES_SCHEMES):
+    if not url.startswith(_POSTGRES_SCHEMES):
         raise ValueError(
             "PBX55_DAGSTER_POSTGRES_URL must start with postgresql://, e.g. "
             "postgresql://dagster@127.0.0.1:5432/dagster"
@@ -209,6 +208,14 @@ class Settings:
     def bi_duckdb_path(self) -> Path:
         """Read-only serving copy for Metabase and notebooks (DuckDB has one writer)."""
         return self.duckdb_path.with_name(self.duckdb_path.stem + "_bi.duckdb")
+
+    @property
+    def dagster_storage_url(self) -> str | None:
+        """PBX55_DAGSTER_POSTGRES_URL with the psycopg2 driver named, as SQLAlchemy needs it."""
+        if self.dagster_postgres_url is None:
+            return None
+        _scheme, rest = self.dagster_postgres_url.split("://", 1)
+        return f"postgresql+psycopg2://{rest}"
 
     @property
     def dagster_home(self) -> Path:

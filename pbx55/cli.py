@@ -83,13 +83,11 @@ def _prepare(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _dagster_config(args: argparse.Namespace, settings: Settings) -> int:
-    from pbx55.dagster_instance import write_instance_config
+def _dagster(args: argparse.Namespace, settings: Settings) -> int:
+    from pbx55.dagster_instance import exec_dagster_process
 
-    path = write_instance_config(settings)
-    storage = "Postgres" if settings.dagster_postgres_url else "SQLite"
-    print(f"wrote {path} ({storage} storage): start Dagster with DAGSTER_HOME={path.parent}")
-    return 0
+    exec_dagster_process(settings, args.process, args.options)
+    return 0  # not reached: the process is Dagster's now
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -153,11 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--port", type=int, default=8080)
     docs.set_defaults(handler=_docs)
 
-    commands.add_parser(
-        "dagster-config",
-        help="write the Dagster instance configuration (dagster.yaml) into "
-        "$PBX55_DATA_DIR/dagster_home, from the settings",
-    ).set_defaults(handler=_dagster_config)
+    dagster = commands.add_parser(
+        "dagster",
+        help="run Dagster's daemon or webserver on pbx55's instance configuration, written "
+        "first into $PBX55_DATA_DIR/dagster_home (the services and make dev run these)",
+    )
+    dagster.add_argument("process", choices=("daemon", "webserver"))  # pbx55.dagster_instance
+    dagster.add_argument(
+        "options",
+        nargs=argparse.REMAINDER,
+        help="passed on to dagster-daemon run or dagster-webserver (e.g. --port 3000)",
+    )
+    dagster.set_defaults(handler=_dagster)
 
     simulate = commands.add_parser("simulate", help="send realistic 55pbx traffic to a receiver")
     from pbx55.simulate import add_arguments

@@ -1,7 +1,10 @@
-"""The Dagster instance configuration (`$DAGSTER_HOME/dagster.yaml`), written from `Settings`.
+"""Dagster's processes as pbx55 runs them: the instance configuration and the command lines.
 
-One configuration for `make dev`, the demo and production (`pbx55 dagster-config`, which the
-services run before Dagster starts):
+`pbx55 dagster daemon` and `pbx55 dagster webserver` (the services, `make dev`) write
+`dagster.yaml` into the data directory's `dagster_home` from `Settings`, then become
+`dagster-daemon run` or `dagster-webserver` on this checkout's workspace with DAGSTER_HOME set
+to it, so no process can start on another instance configuration by mistake. The demo writes the
+same file. The configuration:
 
 - storage: Postgres when PBX55_DAGSTER_POSTGRES_URL is set, read by Dagster from the environment
   at start (`env:`), so its password never lands in the file; SQLite under DAGSTER_HOME otherwise;
@@ -15,12 +18,23 @@ services run before Dagster starts):
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from foundation.settings import Settings
 from pipelines.orchestration.resources import WAREHOUSE_POOL, WAREHOUSE_WRITER_TAG
 
 DAGSTER_POSTGRES_URL_VARIABLE = "PBX55_DAGSTER_POSTGRES_URL"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKSPACE = REPO_ROOT / "workspace.yaml"
+BIN_DIR = Path(sys.executable).parent
+# `pbx55 dagster <process> [options]`: the Dagster command each process name runs.
+PROCESSES = {
+    "daemon": ["dagster-daemon", "run"],
+    "webserver": ["dagster-webserver"],
+}
 
 
 def dagster_yaml(settings: Settings) -> str:
@@ -82,8 +96,33 @@ storage:
 
 
 def write_instance_config(settings: Settings) -> Path:
-    """Write `dagster.yaml` into `settings.dagster_home` (created if needed); return its path."""
+    """Write `dagster.yaml` into `settings.dagster_home` (created if needed); return its path.
+
+    Written aside and renamed: the daemon and the webserver start together and each writes it.
+    """
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     path = settings.dagster_home / "dagster.yaml"
-    path.write_text(dagster_yaml(settings))
+    written = path.with_name(f".dagster.yaml.{os.getpid()}")
+    written.write_text(dagster_yaml(settings))
+    written.replace(path)
     return path
+
+
+def dagster_process(
+    settings: Settings, process: str, options: Sequence[str] = ()
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of Dagster's `process` ("daemon" or "webserver")."""
+    command = [str(BIN_DIR / PROCESSES[process][0]), *PROCESSES[process][1:]]
+    environ = dict(os.environ) | {"DAGSTER_HOME": str(settings.dagster_home)}
+    if settings.dagster_postgres_url is not None:
+        # SQLAlchemy 2.1 reads a bare `postgresql://` as psycopg 3, which is not installed.
+        environ[DAGSTER_POSTGRES_URL_VARIABLE] = settings.dagster_storage_url
+    return [*command, "-w", str(WORKSPACE), *options], environ
+
+
+def exec_dagster_process(settings: Settings, process: str, options: Sequence[str] = ()) -> None:
+    """Write the instance configuration, then become Dagster's `process` (never returns)."""
+    write_instance_config(settings)
+    command, environ = dagster_process(settings, process, options)
+    os.chdir(REPO_ROOT)  # workspace.yaml loads the definitions from the checkout
+    os.execve(command[0], command, environ)  # noqa: S606 (our own venv binary, no shell)

@@ -9,20 +9,14 @@ The daemon runs the sensor and the schedule, on the instance configuration produ
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from foundation.settings import Settings
-from pbx55.dagster_instance import write_instance_config
+from pbx55.dagster_instance import REPO_ROOT, dagster_process, write_instance_config
 from pipelines.dbt_runner import prepare_manifest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-WORKSPACE = REPO_ROOT / "workspace.yaml"
-BIN_DIR = Path(sys.executable).parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,20 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     write_instance_config(settings)
     prepare_manifest(settings)
-    env = os.environ | {"DAGSTER_HOME": str(settings.dagster_home)}
-    workspace = ["-w", str(WORKSPACE)]
     commands = [
-        [str(BIN_DIR / "dagster-daemon"), "run", *workspace],
-        [
-            str(BIN_DIR / "dagster-webserver"),
-            *workspace,
-            "--host",
-            args.host,
-            "--port",
-            str(args.port),
-        ],
+        dagster_process(settings, "daemon"),
+        dagster_process(settings, "webserver", ["--host", args.host, "--port", str(args.port)]),
     ]
-    processes = [subprocess.Popen(command, env=env, cwd=REPO_ROOT) for command in commands]
+    processes = [
+        subprocess.Popen(command, env=environ, cwd=REPO_ROOT) for command, environ in commands
+    ]
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})")
     # Stop both on Ctrl-C and on SIGTERM (a background job ignores SIGINT).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
