@@ -36,8 +36,9 @@ def test_a_size_or_duration_that_is_not_positive_names_its_variable(env: dict[st
             Settings.from_env(env | {name: value})
 
 
-def test_a_dagster_storage_url_that_sqlalchemy_cannot_open_names_its_variable(
-    env: dict[str, str],
-) -> None:
+def test_the_dagster_storage_url_names_the_driver_dagster_has(env: dict[str, str]) -> None:
+    for url in ("postgres://u@h/db", "postgresql://u@h/db", "postgresql+psycopg2://u@h/db"):
+        settings = Settings.from_env(env | {"PBX55_DAGSTER_POSTGRES_URL": url})
+        assert settings.dagster_storage_url == "postgresql+psycopg2://u@h/db"
     with pytest.raises(ValueError, match="PBX55_DAGSTER_POSTGRES_URL must start with postgresql"):
-        Settings.from_env(env | {"PBX55_DAGSTER_POSTGRES_URL": "postgres://u@h/db"})
+        Settings.from_env(env | {"PBX55_DAGSTER_POSTGRES_URL": "mysql://u@h/db"})
