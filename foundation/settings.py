@@ -20,7 +20,10 @@ DEMO_PII_KEY = "pbx55-demo-key-not-secret"
 # The schema the loader writes and the dbt project reads as its source (before any prefix).
 RAW_SCHEMA = "pbx55_raw"
 
-# How often the Dagster sensor lists the landing files (benchmarks/freshness.py measured it).
+# How long a landing file stays open, and how often the Dagster sensor lists the sealed ones:
+# together with a run (about 12 s), they set how soon a push reaches the marts
+# (benchmarks/freshness.py; the trade-off in the README's design notes).
+SEAL_MAX_AGE_S = 15
 SENSOR_INTERVAL_S = 10
 
 MIN_TOKEN_LENGTH = 16
@@ -153,7 +156,7 @@ class Settings:
             idle_timeout_s=_positive(env, "PBX55_IDLE_TIMEOUT_S", 5),
             max_connections=_positive(env, "PBX55_MAX_CONNECTIONS", 1000, int),
             seal_max_bytes=_positive(env, "PBX55_SEAL_MAX_BYTES", 64 * 1024 * 1024, int),
-            seal_max_age_s=_positive(env, "PBX55_SEAL_MAX_AGE_S", 60),
+            seal_max_age_s=_positive(env, "PBX55_SEAL_MAX_AGE_S", SEAL_MAX_AGE_S),
             retention_days=_positive(env, "PBX55_RAW_RETENTION_DAYS", 400, int),
             writer_lock_timeout_s=_positive(env, "PBX55_WRITER_LOCK_TIMEOUT_S", 600),
             schema_prefix=env.get("PBX55_SCHEMA_PREFIX", "").strip(),

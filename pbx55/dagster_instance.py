@@ -45,6 +45,9 @@ def dagster_yaml(settings: Settings) -> str:
 run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator
+  config:
+    # A queued run waits for the next look at the queue (5 s by default): part of freshness.
+    dequeue_interval_seconds: 1
 concurrency:
   runs:
     max_concurrent_runs: 4
