@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,12 @@ from foundation.landing.layout import PUSHES_DIR, QUARANTINE_DIR
 DEMO_PII_KEY = "pbx55-demo-key-not-secret"
 # The schema the loader writes and the dbt project reads as its source (before any prefix).
 RAW_SCHEMA = "pbx55_raw"
+
+# The storage format of the BI copy: DuckDB 1.4 and later open it. The MotherDuck Metabase driver
+# bundles DuckDB 1.5 in its latest releases and 1.4 in its Dockerfile; files in the default
+# format of the `duckdb` pinned here (2.x) open in neither (README, "Connect Metabase").
+DEFAULT_BI_STORAGE_VERSION = "v1.4.0"
+_STORAGE_VERSION = re.compile(r"v\d+\.\d+\.\d+")
 
 MIN_TOKEN_LENGTH = 16
 # In a token, these usually mean the list was written wrong: another separator than the comma
@@ -81,6 +88,17 @@ def _positive(env: Mapping[str, str], name: str, default: float, kind: type = fl
     return value
 
 
+def _storage_version(env: Mapping[str, str], name: str) -> str:
+    """A DuckDB storage version such as `v1.4.0`, or `latest`; a message naming `name` if not."""
+    text = env.get(name, "").strip() or DEFAULT_BI_STORAGE_VERSION
+    if text != "latest" and not _STORAGE_VERSION.fullmatch(text):
+        raise ValueError(
+            f"{name} must be a DuckDB release such as 'v1.4.0' (the oldest DuckDB that must "
+            f"open the file) or 'latest', not {text!r}"
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -104,6 +122,7 @@ class Settings:
     writer_lock_timeout_s: float
     schema_prefix: str = ""
     as_of_utc: str | None = None
+    bi_storage_version: str = DEFAULT_BI_STORAGE_VERSION
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -137,6 +156,7 @@ class Settings:
             writer_lock_timeout_s=_positive(env, "PBX55_WRITER_LOCK_TIMEOUT_S", 600),
             schema_prefix=env.get("PBX55_SCHEMA_PREFIX", "").strip(),
             as_of_utc=env.get("PBX55_AS_OF_UTC", "").strip() or None,
+            bi_storage_version=_storage_version(env, "PBX55_BI_STORAGE_VERSION"),
         )
 
     def as_environment(self) -> dict[str, str]:
@@ -163,6 +183,7 @@ class Settings:
             "PBX55_WRITER_LOCK_TIMEOUT_S": repr(self.writer_lock_timeout_s),
             "PBX55_SCHEMA_PREFIX": self.schema_prefix,
             "PBX55_AS_OF_UTC": self.as_of_utc or "",
+            "PBX55_BI_STORAGE_VERSION": self.bi_storage_version,
         }
         return {name: value for name, value in environ.items() if value}
 

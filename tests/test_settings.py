@@ -32,3 +32,12 @@ def test_a_size_or_duration_that_is_not_positive_names_its_variable(env: dict[st
     for name, value in (("PBX55_SEAL_MAX_AGE_S", "0"), ("PBX55_RAW_RETENTION_DAYS", "a year")):
         with pytest.raises(ValueError, match=name):
             Settings.from_env(env | {name: value})
+
+
+def test_the_bi_storage_version_is_a_duckdb_release(env: dict[str, str]) -> None:
+    assert Settings.from_env(env).bi_storage_version == "v1.4.0"
+    assert Settings.from_env(env | {"PBX55_BI_STORAGE_VERSION": "v1.5.0"}).bi_storage_version == (
+        "v1.5.0"
+    )
+    with pytest.raises(ValueError, match="PBX55_BI_STORAGE_VERSION"):
+        Settings.from_env(env | {"PBX55_BI_STORAGE_VERSION": "1.5"})
