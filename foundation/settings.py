@@ -134,6 +134,11 @@ class Settings:
         postgres_url = env.get("PBX55_POSTGRES_URL") or None
         if warehouse == "postgres" and not postgres_url:
             raise ValueError("PBX55_WAREHOUSE=postgres needs PBX55_POSTGRES_URL")
+        if postgres_url and not postgres_url.startswith(("postgresql://", "postgres://")):
+            # Anything else would reach the driver as a connection string that may echo it.
+            raise ValueError(
+                "PBX55_POSTGRES_URL must be a URL such as postgresql://user@host:5432/database"
+            )
         return cls(
             data_dir=data_dir,
             landing_dir=Path(env.get("PBX55_LANDING_DIR", data_dir / "landing")).resolve(),

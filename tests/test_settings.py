@@ -41,3 +41,9 @@ def test_the_bi_storage_version_is_a_duckdb_release(env: dict[str, str]) -> None
     )
     with pytest.raises(ValueError, match="PBX55_BI_STORAGE_VERSION"):
         Settings.from_env(env | {"PBX55_BI_STORAGE_VERSION": "1.5"})
+
+
+def test_a_postgres_url_that_is_no_url_is_refused_without_echoing_it(env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="PBX55_POSTGRES_URL") as refused:
+        Settings.from_env(env | {"PBX55_POSTGRES_URL": "host=db password=sekrit"})
+    assert "sekrit" not in str(refused.value)
