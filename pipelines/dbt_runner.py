@@ -61,8 +61,10 @@ def dbt_invocation(
 ) -> DbtInvocation:
     """dbt's arguments and environment for `command` (e.g. `["build", "--full-refresh"]`).
 
-    dbt colours its console output only with `colours` (for a terminal): in cron logs, the
-    journal and Dagster events the codes are noise. Its log file is never coloured.
+    dbt colours its output only with `colours` (for a terminal): in cron logs, the journal,
+    Dagster events and its own log file the codes are noise. (With `colours`, dbt's log file gets
+    the codes of the messages it colours too: it colours the message, not the console line.)
+    Usage statistics are never sent to dbt Labs.
     """
     target_path = target_path or default_target_path(settings)
     args = [
@@ -79,6 +81,7 @@ def dbt_invocation(
         str(target_path.parent / "logs"),
         "--use-colors" if colours else "--no-use-colors",
         "--no-use-colors-file",
+        "--no-send-anonymous-usage-stats",
     ]
     if dbt_vars:
         args += ["--vars", json.dumps(dict(dbt_vars), sort_keys=True)]

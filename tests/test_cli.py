@@ -59,13 +59,6 @@ def test_serve_simulate_then_run_twice_fills_the_marts_once(env, settings):
         assert served.execute("select count(*) from marts.fct_calls").fetchone() == (calls,)
 
 
-def test_load_without_a_pii_key_fails_with_the_reason(env):
-    without_key = {k: v for k, v in env.items() if k != "PBX55_PII_KEY"}
-    result = pbx55("load", env=without_key)
-    assert result.returncode != 0
-    assert "PBX55_PII_KEY" in result.stderr + result.stdout
-
-
 def test_a_bad_setting_is_a_configuration_error(env):
     result = pbx55("load", env=env | {"PBX55_WAREHOUSE": "oracle"})
     assert result.returncode == 2
