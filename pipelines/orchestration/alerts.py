@@ -516,7 +516,7 @@ def _scan_landing(settings: Settings, state: dict[str, Any], now: dt.datetime) -
             offsets[stem] = start + lines_end
             budget -= len(data)
     if skipped:
-        logging.getLogger(__name__).warning(
+        dg.get_dagster_logger().warning(
             f"no_push_alerts: skipped {skipped // 1024} KiB of older landing lines "
             f"(more than {READ_BUDGET_BYTES // (1024 * 1024)} MiB landed since the last tick)"
         )
