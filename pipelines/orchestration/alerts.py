@@ -175,7 +175,7 @@ def alert_tick(
     if failure is None:
         for key, _ in sent:
             if key in changes.started:
-                opened[key] = changes.memos[key] | {"since": now.isoformat()}
+                opened[key] = changes.memos[key]
             else:
                 opened.pop(key, None)
         outcome = f"sent {len(sent)} change(s) to {webhook_host(settings.alert_webhook_url)}"
@@ -271,7 +271,6 @@ def failed_run_changes(job_names: Sequence[str]) -> Evaluation:
                     f"job {job} failed at {_local(finished, settings)}, "
                     f"{_failure_of(instance, run.run_id, settings)}\n"
                     f"{_run_reference(run.run_id, settings)}",
-                    run_id=run.run_id,
                 )
             elif run.status == dg.DagsterRunStatus.SUCCESS and key in state["open"]:
                 changes.end(
