@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from foundation.business_hours import BusinessHours, parse_business_hours, parse_hours_by_central
 from foundation.landing.layout import PUSHES_DIR, QUARANTINE_DIR
 
 DEMO_PII_KEY = "pbx55-demo-key-not-secret"
@@ -99,6 +101,21 @@ def _storage_version(env: Mapping[str, str], name: str) -> str:
     return text
 
 
+def _http_url(env: Mapping[str, str], name: str) -> str | None:
+    """An http(s) URL with a host, or None when unset; the message never quotes it (a webhook
+    URL is a credential)."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http:// or https:// URL with a host")
+    return text
+
+
+DEFAULT_BUSINESS_HOURS = parse_business_hours("mon-fri 08:00-18:00", "PBX55_BUSINESS_HOURS")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -123,6 +140,12 @@ class Settings:
     schema_prefix: str = ""
     as_of_utc: str | None = None
     bi_storage_version: str = DEFAULT_BI_STORAGE_VERSION
+    alert_webhook_url: str | None = field(default=None, repr=False)
+    dagster_ui_url: str | None = None
+    alert_no_push_minutes: int = 30
+    alert_waiting_minutes: int = 15
+    business_hours: BusinessHours = DEFAULT_BUSINESS_HOURS
+    business_hours_by_central: tuple[tuple[str, BusinessHours], ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -162,6 +185,17 @@ class Settings:
             schema_prefix=env.get("PBX55_SCHEMA_PREFIX", "").strip(),
             as_of_utc=env.get("PBX55_AS_OF_UTC", "").strip() or None,
             bi_storage_version=_storage_version(env, "PBX55_BI_STORAGE_VERSION"),
+            alert_webhook_url=_http_url(env, "PBX55_ALERT_WEBHOOK_URL"),
+            dagster_ui_url=_http_url(env, "PBX55_DAGSTER_UI_URL"),
+            alert_no_push_minutes=_positive(env, "PBX55_ALERT_NO_PUSH_MINUTES", 30, int),
+            alert_waiting_minutes=_positive(env, "PBX55_ALERT_WAITING_MINUTES", 15, int),
+            business_hours=parse_business_hours(
+                env.get("PBX55_BUSINESS_HOURS") or str(DEFAULT_BUSINESS_HOURS),
+                "PBX55_BUSINESS_HOURS",
+            ),
+            business_hours_by_central=parse_hours_by_central(
+                env.get("PBX55_BUSINESS_HOURS_BY_CENTRAL", ""), "PBX55_BUSINESS_HOURS_BY_CENTRAL"
+            ),
         )
 
     def as_environment(self) -> dict[str, str]:
@@ -189,6 +223,14 @@ class Settings:
             "PBX55_SCHEMA_PREFIX": self.schema_prefix,
             "PBX55_AS_OF_UTC": self.as_of_utc or "",
             "PBX55_BI_STORAGE_VERSION": self.bi_storage_version,
+            "PBX55_ALERT_WEBHOOK_URL": self.alert_webhook_url or "",
+            "PBX55_DAGSTER_UI_URL": self.dagster_ui_url or "",
+            "PBX55_ALERT_NO_PUSH_MINUTES": str(self.alert_no_push_minutes),
+            "PBX55_ALERT_WAITING_MINUTES": str(self.alert_waiting_minutes),
+            "PBX55_BUSINESS_HOURS": str(self.business_hours),
+            "PBX55_BUSINESS_HOURS_BY_CENTRAL": ";".join(
+                f"{central}={hours}" for central, hours in self.business_hours_by_central
+            ),
         }
         return {name: value for name, value in environ.items() if value}
 
@@ -213,3 +255,7 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster_home"
+
+    def business_hours_of(self, central_id: str) -> BusinessHours:
+        """The central's own hours (PBX55_BUSINESS_HOURS_BY_CENTRAL), else PBX55_BUSINESS_HOURS."""
+        return dict(self.business_hours_by_central).get(central_id, self.business_hours)
