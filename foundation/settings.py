@@ -7,6 +7,7 @@ table. dbt reads what it needs from variables the dbt runner derives from a `Set
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -67,6 +68,44 @@ def _token_problem(token: str) -> str | None:
     return None
 
 
+class ConfigurationError(ValueError):
+    """An expected failure that a setting or flag fixes; its message names it (`pbx55` exits 2)."""
+
+
+def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    """PBX55_TLS_CERT_FILE and PBX55_TLS_KEY_FILE: both (the receiver serves HTTPS) or neither."""
+    cert = env.get("PBX55_TLS_CERT_FILE", "").strip()
+    key = env.get("PBX55_TLS_KEY_FILE", "").strip()
+    if bool(cert) != bool(key):
+        given, missing = (
+            ("PBX55_TLS_CERT_FILE", "PBX55_TLS_KEY_FILE")
+            if cert
+            else ("PBX55_TLS_KEY_FILE", "PBX55_TLS_CERT_FILE")
+        )
+        raise ValueError(f"{given} is set but {missing} is not: set both for HTTPS, or neither")
+    if not cert:
+        return None, None
+    return Path(cert).resolve(), Path(key).resolve()
+
+
+def _trusted_proxies(raw: str | None) -> tuple[str, ...]:
+    """PBX55_TRUSTED_PROXIES: comma-separated IP addresses or networks (CIDR), normalised."""
+    if raw is None or not raw.strip():
+        return ()
+    proxies = []
+    for position, entry in enumerate((entry.strip() for entry in raw.split(",")), start=1):
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"PBX55_TRUSTED_PROXIES: entry {position} ({entry!r}) is not an IP address or "
+                f"network, e.g. 127.0.0.1,10.0.0.0/8"
+            ) from None
+        single = network.prefixlen == network.max_prefixlen
+        proxies.append(str(network.network_address) if single else str(network))
+    return tuple(proxies)
+
+
 def _positive(env: Mapping[str, str], name: str, default: float, kind: type = float) -> Any:
     """A positive, finite number (int or float) from the environment; a message naming it if not."""
     text = env.get(name, "").strip()
@@ -104,6 +143,9 @@ class Settings:
     writer_lock_timeout_s: float
     schema_prefix: str = ""
     as_of_utc: str | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -115,6 +157,7 @@ class Settings:
         postgres_url = env.get("PBX55_POSTGRES_URL") or None
         if warehouse == "postgres" and not postgres_url:
             raise ValueError("PBX55_WAREHOUSE=postgres needs PBX55_POSTGRES_URL")
+        tls_cert_file, tls_key_file = _tls_files(env)
         return cls(
             data_dir=data_dir,
             landing_dir=Path(env.get("PBX55_LANDING_DIR", data_dir / "landing")).resolve(),
@@ -137,6 +180,9 @@ class Settings:
             writer_lock_timeout_s=_positive(env, "PBX55_WRITER_LOCK_TIMEOUT_S", 600),
             schema_prefix=env.get("PBX55_SCHEMA_PREFIX", "").strip(),
             as_of_utc=env.get("PBX55_AS_OF_UTC", "").strip() or None,
+            tls_cert_file=tls_cert_file,
+            tls_key_file=tls_key_file,
+            trusted_proxies=_trusted_proxies(env.get("PBX55_TRUSTED_PROXIES")),
         )
 
     def as_environment(self) -> dict[str, str]:
@@ -163,6 +209,9 @@ class Settings:
             "PBX55_WRITER_LOCK_TIMEOUT_S": repr(self.writer_lock_timeout_s),
             "PBX55_SCHEMA_PREFIX": self.schema_prefix,
             "PBX55_AS_OF_UTC": self.as_of_utc or "",
+            "PBX55_TLS_CERT_FILE": str(self.tls_cert_file or ""),
+            "PBX55_TLS_KEY_FILE": str(self.tls_key_file or ""),
+            "PBX55_TRUSTED_PROXIES": ",".join(self.trusted_proxies),
         }
         return {name: value for name, value in environ.items() if value}
 
