@@ -31,8 +31,9 @@ from ingest.landing_writer import LandingWriter, StorageError
 from ingest.metrics import ReceiverMetrics
 
 log = logging.getLogger(__name__)
-# One line per request at INFO (docs/contracts.md, "Access log"); its own name, so it can be
-# filtered or silenced without the receiver's other messages.
+# One line per request at INFO (the README's "What the receiver logs"), under its own name so a
+# journal can be searched for it. It costs about 18 us of CPU per
+# push (benchmarks/receiver.py: 68 us without it, 86 us with it), most of it in `logging`.
 access_log = logging.getLogger("ingest.access")
 
 Scope = dict[str, Any]
