@@ -269,7 +269,6 @@ def listening_socket(host: str, port: int) -> socket.socket:
         raise ConfigurationError(
             f"cannot listen on {host}:{port}: {(error.strerror or str(error)).lower()} ({hint})"
         ) from None
-    listener.set_inheritable(True)
     return listener
 
 
