@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 # In-flight requests get this long to finish on SIGTERM; each needs one fsync at most.
 GRACEFUL_SHUTDOWN_S = 30
 GIL_SWITCH_INTERVAL_S = 0.0005
+# How long closing a TLS connection waits for the client's close_notify (see _TlsLoop).
+TLS_SHUTDOWN_TIMEOUT_S = 2.0
 GC_YOUNG_THRESHOLD = 50_000
 
 
@@ -273,13 +275,16 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 class _TlsLoop(uvloop.Loop):  # type: ignore[misc]
-    """uvloop with a TLS handshake deadline: uvicorn leaves uvloop's default of 60 s, and a
-    connection still in its handshake is not yet seen by the protocol's time-outs and limits."""
+    """uvloop with TLS deadlines uvicorn does not set. Handshake: uvloop's default is 60 s, and a
+    connection still in its handshake is not yet seen by the protocol's time-outs and limits.
+    Shutdown: closing a TLS connection waits for the client's close_notify, 30 s by default, so
+    one idle keep-alive client that never answers it held every SIGTERM for 30 s."""
 
     handshake_timeout_s: ClassVar[float]
 
     async def create_server(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("ssl_handshake_timeout", self.handshake_timeout_s)
+        kwargs.setdefault("ssl_shutdown_timeout", TLS_SHUTDOWN_TIMEOUT_S)
         return await super().create_server(*args, **kwargs)
 
 

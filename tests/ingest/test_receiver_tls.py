@@ -3,6 +3,8 @@ for the test: pushes land over HTTPS, plain HTTP lands nothing, the token and th
 
 from __future__ import annotations
 
+import http.client
+import signal
 import ssl
 from collections.abc import Callable
 
@@ -87,3 +89,20 @@ def test_the_limits_apply_inside_tls(
         assert sock.recv(1) == b""  # closed; a time-out would raise
     assert receiver.metric('pbx55_requests_rejected_total{reason="header_too_large"}') == 1
     assert receiver.metric('pbx55_requests_rejected_total{reason="too_large"}') == 1
+
+
+def test_an_idle_https_client_does_not_hold_up_a_stop(
+    https_receiver: Receiver, settings: Settings, throwaway_ca: ThrowawayCa
+) -> None:
+    # A keep-alive client that stays connected and never answers the TLS close: the stop waits
+    # for its close_notify a moment, not the 30 s in-flight requests get.
+    idle = http.client.HTTPSConnection(
+        "127.0.0.1", https_receiver.port, context=throwaway_ca.client_context()
+    )
+    idle.request("POST", "/pushes", PUSH, {"token": https_receiver.token})
+    assert idle.getresponse().read().startswith(b'{"status":"Success"')
+    assert https_receiver.process is not None
+    https_receiver.process.send_signal(signal.SIGTERM)
+    assert https_receiver.process.wait(timeout=20) == 0
+    idle.close()
+    assert len(landed_records(settings.landing_dir)) == 1
