@@ -7,6 +7,7 @@ table. dbt reads what it needs from variables the dbt runner derives from a `Set
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -74,6 +75,44 @@ def _token_problem(token: str) -> str | None:
     if len(token) < MIN_TOKEN_LENGTH:
         return f"is only {len(token)} characters long (a token split at a comma?)"
     return None
+
+
+class ConfigurationError(ValueError):
+    """An expected failure that a setting or flag fixes; its message names it (`pbx55` exits 2)."""
+
+
+def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    """PBX55_TLS_CERT_FILE and PBX55_TLS_KEY_FILE: both (the receiver serves HTTPS) or neither."""
+    cert = env.get("PBX55_TLS_CERT_FILE", "").strip()
+    key = env.get("PBX55_TLS_KEY_FILE", "").strip()
+    if bool(cert) != bool(key):
+        given, missing = (
+            ("PBX55_TLS_CERT_FILE", "PBX55_TLS_KEY_FILE")
+            if cert
+            else ("PBX55_TLS_KEY_FILE", "PBX55_TLS_CERT_FILE")
+        )
+        raise ValueError(f"{given} is set but {missing} is not: set both for HTTPS, or neither")
+    if not cert:
+        return None, None
+    return Path(cert).resolve(), Path(key).resolve()
+
+
+def _trusted_proxies(raw: str | None) -> tuple[str, ...]:
+    """PBX55_TRUSTED_PROXIES: comma-separated IP addresses or networks (CIDR), normalised."""
+    if raw is None or not raw.strip():
+        return ()
+    proxies = []
+    for position, entry in enumerate((entry.strip() for entry in raw.split(",")), start=1):
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"PBX55_TRUSTED_PROXIES: entry {position} ({entry!r}) is not an IP address or "
+                f"network, e.g. 127.0.0.1,10.0.0.0/8"
+            ) from None
+        single = network.prefixlen == network.max_prefixlen
+        proxies.append(str(network.network_address) if single else str(network))
+    return tuple(proxies)
 
 
 def _positive(env: Mapping[str, str], name: str, default: float, kind: type = float) -> Any:
@@ -146,6 +185,9 @@ class Settings:
     alert_waiting_minutes: int = 15
     business_hours: BusinessHours = DEFAULT_BUSINESS_HOURS
     business_hours_by_central: tuple[tuple[str, BusinessHours], ...] = ()
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -162,6 +204,7 @@ class Settings:
             raise ValueError(
                 "PBX55_POSTGRES_URL must be a URL such as postgresql://user@host:5432/database"
             )
+        tls_cert_file, tls_key_file = _tls_files(env)
         return cls(
             data_dir=data_dir,
             landing_dir=Path(env.get("PBX55_LANDING_DIR", data_dir / "landing")).resolve(),
@@ -196,6 +239,9 @@ class Settings:
             business_hours_by_central=parse_hours_by_central(
                 env.get("PBX55_BUSINESS_HOURS_BY_CENTRAL", ""), "PBX55_BUSINESS_HOURS_BY_CENTRAL"
             ),
+            tls_cert_file=tls_cert_file,
+            tls_key_file=tls_key_file,
+            trusted_proxies=_trusted_proxies(env.get("PBX55_TRUSTED_PROXIES")),
         )
 
     def as_environment(self) -> dict[str, str]:
@@ -231,6 +277,9 @@ class Settings:
             "PBX55_BUSINESS_HOURS_BY_CENTRAL": ";".join(
                 f"{central}={hours}" for central, hours in self.business_hours_by_central
             ),
+            "PBX55_TLS_CERT_FILE": str(self.tls_cert_file or ""),
+            "PBX55_TLS_KEY_FILE": str(self.tls_key_file or ""),
+            "PBX55_TRUSTED_PROXIES": ",".join(self.trusted_proxies),
         }
         return {name: value for name, value in environ.items() if value}
 

@@ -11,8 +11,10 @@ import logging
 import sys
 import traceback
 
-from foundation.settings import Settings
+from foundation.settings import ConfigurationError, Settings
 from pipelines.warehouse_lock import WarehouseBusy
+
+log = logging.getLogger("pbx55")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -208,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args, settings)
+    except ConfigurationError as error:
+        log.debug("configuration error", exc_info=True)  # the traceback, under -v only
+        print(f"pbx55: configuration error: {error}", file=sys.stderr)
+        return 2
     except WarehouseBusy as error:
         print(f"pbx55: {error}", file=sys.stderr)
         return 3
