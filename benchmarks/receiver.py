@@ -313,12 +313,18 @@ def pin_server_and_client() -> tuple[set[int], set[int]] | None:
 
 
 def start_server(
-    command: list[str], env: dict[str, str], port: int, cpus: set[int] | None = None
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    cpus: set[int] | None = None,
+    log: Any = None,
 ) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         command,
         env={**os.environ, **env},
         cwd=REPO,
+        stdout=log,
+        stderr=log,
         # In the child before exec, so every thread the server starts inherits it.
         preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
@@ -424,26 +430,38 @@ def run(args: argparse.Namespace) -> int:
 
     port = free_port()
     env = {"PBX55_DATA_DIR": str(data_dir), "PBX55_TOKENS": BENCH_TOKEN}
-    receiver = start_server(
-        [python, "-m", "pbx55.cli", "serve", "--port", str(port)], env, port, server_cpus
-    )
-    try:
-        durable = uvloop.run(
-            closed_loop(receiver, port, requests, args.connections, args.warmup, args.duration)
+    # Its log goes to a file, as to a journal: one access line per push, written as in production.
+    with tempfile.TemporaryFile() as receiver_log:
+        receiver = start_server(
+            [python, "-m", "pbx55.cli", "serve", "--port", str(port)],
+            env,
+            port,
+            server_cpus,
+            log=receiver_log,
         )
-        print(describe("durable receiver at saturation (closed loop)", durable))
-        half_rate = durable.rate / 2
-        paced = uvloop.run(open_loop(port, requests, half_rate, args.connections, args.duration))
-        print(
-            describe(f"durable receiver at half saturation ({half_rate:.0f}/s, open loop)", paced)
-        )
-        lag_p99 = percentile(paced.client_lag_s, 0.99) * 1000
-        print(f"  (the client itself sent late by p99 {lag_p99:.2f} ms; not counted above)")
-        batches = scrape_metric(port, "pbx55_fsync_batches_total")
-        batched = scrape_metric(port, "pbx55_fsync_batch_pushes_total")
-        accepted = scrape_metric(port, 'pbx55_pushes_accepted_total{parse="json"}')
-    finally:
-        exit_code = stop_server(receiver)
+        try:
+            durable = uvloop.run(
+                closed_loop(receiver, port, requests, args.connections, args.warmup, args.duration)
+            )
+            print(describe("durable receiver at saturation (closed loop)", durable))
+            half_rate = durable.rate / 2
+            paced = uvloop.run(
+                open_loop(port, requests, half_rate, args.connections, args.duration)
+            )
+            print(
+                describe(
+                    f"durable receiver at half saturation ({half_rate:.0f}/s, open loop)", paced
+                )
+            )
+            lag_p99 = percentile(paced.client_lag_s, 0.99) * 1000
+            print(f"  (the client itself sent late by p99 {lag_p99:.2f} ms; not counted above)")
+            batches = scrape_metric(port, "pbx55_fsync_batches_total")
+            batched = scrape_metric(port, "pbx55_fsync_batch_pushes_total")
+            accepted = scrape_metric(port, 'pbx55_pushes_accepted_total{parse="json"}')
+        finally:
+            exit_code = stop_server(receiver)
+        receiver_log.seek(0)
+        access_lines = sum(b" ingest.access: " in line for line in receiver_log)
 
     landed = count_landed_lines(data_dir / "landing")
     if not args.data_dir:
@@ -454,7 +472,10 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"fsync group commits: {batches:.0f} for {batched:.0f} pushes ({mean_batch:.1f} per fsync)"
     )
-    print(f"landed lines {landed}, pushes accepted {accepted:.0f}, receiver exit code {exit_code}")
+    print(
+        f"landed lines {landed}, pushes accepted {accepted:.0f}, access log lines {access_lines}, "
+        f"receiver exit code {exit_code}"
+    )
     print(f"throughput ratio durable/baseline: {ratio:.2f} (target >= 0.50)")
     # On a shared machine throughput follows whatever else runs; the server's own CPU per push
     # does not, and predicts the ratio a dedicated core would see.

@@ -7,18 +7,28 @@ table. dbt reads what it needs from variables the dbt runner derives from a `Set
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from foundation.business_hours import BusinessHours, parse_business_hours, parse_hours_by_central
 from foundation.landing.layout import PUSHES_DIR, QUARANTINE_DIR
 
 DEMO_PII_KEY = "pbx55-demo-key-not-secret"
 # The schema the loader writes and the dbt project reads as its source (before any prefix).
 RAW_SCHEMA = "pbx55_raw"
+
+# The storage format of the BI copy: DuckDB 1.4 and later open it. The MotherDuck Metabase driver
+# bundles DuckDB 1.5 in its latest releases and 1.4 in its Dockerfile; files in the default
+# format of the `duckdb` pinned here (2.x) open in neither (README, "Connect Metabase").
+DEFAULT_BI_STORAGE_VERSION = "v1.4.0"
+_STORAGE_VERSION = re.compile(r"v\d+\.\d+\.\d+")
 
 # How long a landing file stays open, and how often the Dagster sensor lists the sealed ones:
 # together with a run (about 12 s), they set how soon a push reaches the marts
@@ -73,6 +83,44 @@ def _token_problem(token: str) -> str | None:
     return None
 
 
+class ConfigurationError(ValueError):
+    """An expected failure that a setting or flag fixes; its message names it (`pbx55` exits 2)."""
+
+
+def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    """PBX55_TLS_CERT_FILE and PBX55_TLS_KEY_FILE: both (the receiver serves HTTPS) or neither."""
+    cert = env.get("PBX55_TLS_CERT_FILE", "").strip()
+    key = env.get("PBX55_TLS_KEY_FILE", "").strip()
+    if bool(cert) != bool(key):
+        given, missing = (
+            ("PBX55_TLS_CERT_FILE", "PBX55_TLS_KEY_FILE")
+            if cert
+            else ("PBX55_TLS_KEY_FILE", "PBX55_TLS_CERT_FILE")
+        )
+        raise ValueError(f"{given} is set but {missing} is not: set both for HTTPS, or neither")
+    if not cert:
+        return None, None
+    return Path(cert).resolve(), Path(key).resolve()
+
+
+def _trusted_proxies(raw: str | None) -> tuple[str, ...]:
+    """PBX55_TRUSTED_PROXIES: comma-separated IP addresses or networks (CIDR), normalised."""
+    if raw is None or not raw.strip():
+        return ()
+    proxies = []
+    for position, entry in enumerate((entry.strip() for entry in raw.split(",")), start=1):
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"PBX55_TRUSTED_PROXIES: entry {position} ({entry!r}) is not an IP address or "
+                f"network, e.g. 127.0.0.1,10.0.0.0/8"
+            ) from None
+        single = network.prefixlen == network.max_prefixlen
+        proxies.append(str(network.network_address) if single else str(network))
+    return tuple(proxies)
+
+
 def _positive(env: Mapping[str, str], name: str, default: float, kind: type = float) -> Any:
     """A positive, finite number (int or float) from the environment; a message naming it if not."""
     text = env.get(name, "").strip()
@@ -86,6 +134,31 @@ def _positive(env: Mapping[str, str], name: str, default: float, kind: type = fl
         raise ValueError(f"{name} must be a positive {kind.__name__}, not {text!r}")
     return value
 
+
+def _storage_version(env: Mapping[str, str], name: str) -> str:
+    """A DuckDB storage version such as `v1.4.0`, or `latest`; a message naming `name` if not."""
+    text = env.get(name, "").strip() or DEFAULT_BI_STORAGE_VERSION
+    if text != "latest" and not _STORAGE_VERSION.fullmatch(text):
+        raise ValueError(
+            f"{name} must be a DuckDB release such as 'v1.4.0' (the oldest DuckDB that must "
+            f"open the file) or 'latest', not {text!r}"
+        )
+    return text
+
+
+def _http_url(env: Mapping[str, str], name: str) -> str | None:
+    """An http(s) URL with a host, or None when unset; the message never quotes it (a webhook
+    URL is a credential)."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http:// or https:// URL with a host")
+    return text
+
+
+DEFAULT_BUSINESS_HOURS = parse_business_hours("mon-fri 08:00-18:00", "PBX55_BUSINESS_HOURS")
 
 # The schemes of a libpq URL that Dagster's storage (SQLAlchemy, through psycopg2) can open.
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://")
@@ -126,6 +199,16 @@ class Settings:
     writer_lock_timeout_s: float
     schema_prefix: str = ""
     as_of_utc: str | None = None
+    bi_storage_version: str = DEFAULT_BI_STORAGE_VERSION
+    alert_webhook_url: str | None = field(default=None, repr=False)
+    dagster_ui_url: str | None = None
+    alert_no_push_minutes: int = 30
+    alert_waiting_minutes: int = 15
+    business_hours: BusinessHours = DEFAULT_BUSINESS_HOURS
+    business_hours_by_central: tuple[tuple[str, BusinessHours], ...] = ()
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()
     dagster_postgres_url: str | None = field(default=None, repr=False)
     sensor_interval_s: int = SENSOR_INTERVAL_S
 
@@ -139,6 +222,12 @@ class Settings:
         postgres_url = env.get("PBX55_POSTGRES_URL") or None
         if warehouse == "postgres" and not postgres_url:
             raise ValueError("PBX55_WAREHOUSE=postgres needs PBX55_POSTGRES_URL")
+        if postgres_url and not postgres_url.startswith(("postgresql://", "postgres://")):
+            # Anything else would reach the driver as a connection string that may echo it.
+            raise ValueError(
+                "PBX55_POSTGRES_URL must be a URL such as postgresql://user@host:5432/database"
+            )
+        tls_cert_file, tls_key_file = _tls_files(env)
         return cls(
             data_dir=data_dir,
             landing_dir=Path(env.get("PBX55_LANDING_DIR", data_dir / "landing")).resolve(),
@@ -161,6 +250,21 @@ class Settings:
             writer_lock_timeout_s=_positive(env, "PBX55_WRITER_LOCK_TIMEOUT_S", 600),
             schema_prefix=env.get("PBX55_SCHEMA_PREFIX", "").strip(),
             as_of_utc=env.get("PBX55_AS_OF_UTC", "").strip() or None,
+            bi_storage_version=_storage_version(env, "PBX55_BI_STORAGE_VERSION"),
+            alert_webhook_url=_http_url(env, "PBX55_ALERT_WEBHOOK_URL"),
+            dagster_ui_url=_http_url(env, "PBX55_DAGSTER_UI_URL"),
+            alert_no_push_minutes=_positive(env, "PBX55_ALERT_NO_PUSH_MINUTES", 30, int),
+            alert_waiting_minutes=_positive(env, "PBX55_ALERT_WAITING_MINUTES", 15, int),
+            business_hours=parse_business_hours(
+                env.get("PBX55_BUSINESS_HOURS") or str(DEFAULT_BUSINESS_HOURS),
+                "PBX55_BUSINESS_HOURS",
+            ),
+            business_hours_by_central=parse_hours_by_central(
+                env.get("PBX55_BUSINESS_HOURS_BY_CENTRAL", ""), "PBX55_BUSINESS_HOURS_BY_CENTRAL"
+            ),
+            tls_cert_file=tls_cert_file,
+            tls_key_file=tls_key_file,
+            trusted_proxies=_trusted_proxies(env.get("PBX55_TRUSTED_PROXIES")),
             dagster_postgres_url=_dagster_postgres_url(env),
             sensor_interval_s=_positive(env, "PBX55_SENSOR_INTERVAL_S", SENSOR_INTERVAL_S, int),
         )
@@ -189,6 +293,18 @@ class Settings:
             "PBX55_WRITER_LOCK_TIMEOUT_S": repr(self.writer_lock_timeout_s),
             "PBX55_SCHEMA_PREFIX": self.schema_prefix,
             "PBX55_AS_OF_UTC": self.as_of_utc or "",
+            "PBX55_BI_STORAGE_VERSION": self.bi_storage_version,
+            "PBX55_ALERT_WEBHOOK_URL": self.alert_webhook_url or "",
+            "PBX55_DAGSTER_UI_URL": self.dagster_ui_url or "",
+            "PBX55_ALERT_NO_PUSH_MINUTES": str(self.alert_no_push_minutes),
+            "PBX55_ALERT_WAITING_MINUTES": str(self.alert_waiting_minutes),
+            "PBX55_BUSINESS_HOURS": str(self.business_hours),
+            "PBX55_BUSINESS_HOURS_BY_CENTRAL": ";".join(
+                f"{central}={hours}" for central, hours in self.business_hours_by_central
+            ),
+            "PBX55_TLS_CERT_FILE": str(self.tls_cert_file or ""),
+            "PBX55_TLS_KEY_FILE": str(self.tls_key_file or ""),
+            "PBX55_TRUSTED_PROXIES": ",".join(self.trusted_proxies),
             "PBX55_DAGSTER_POSTGRES_URL": self.dagster_postgres_url or "",
             "PBX55_SENSOR_INTERVAL_S": str(self.sensor_interval_s),
         }
@@ -223,3 +339,7 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster_home"
+
+    def business_hours_of(self, central_id: str) -> BusinessHours:
+        """The central's own hours (PBX55_BUSINESS_HOURS_BY_CENTRAL), else PBX55_BUSINESS_HOURS."""
+        return dict(self.business_hours_by_central).get(central_id, self.business_hours)

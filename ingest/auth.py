@@ -21,7 +21,14 @@ def token_label(index: int, token: str) -> str:
 class TokenAuth:
     def __init__(self, tokens: tuple[str, ...], *, insecure_no_auth: bool) -> None:
         self._tokens = [(token.encode(), token_label(i, token)) for i, token in enumerate(tokens)]
+        self._texts = tokens
         self.insecure_no_auth = insecure_no_auth
+
+    def redact(self, text: str) -> str:
+        """`text` with every configured token in it replaced by `<token>`, for a log line."""
+        for token in self._texts:
+            text = text.replace(token, "<token>")
+        return text
 
     def identify(self, token_header: bytes | None, authorization: bytes | None) -> str | None:
         """The label of the matching token, `none` under --insecure-no-auth, else None (401)."""

@@ -370,13 +370,12 @@ class ReceiverHttpProtocol(HttpToolsProtocol):
             payload.encode(),
         ]
         self.transport.write(b"".join(head))
+        # Lingering close: the answer (and a FIN, where the transport can send one: TLS cannot
+        # without ending the session) now, the socket once the client closes its side (uvicorn's
+        # eof_received closes it then), or after LINGER_S at most.
         if self.transport.can_write_eof():
-            # Lingering close: the answer and a FIN now, the socket once the client closes its
-            # side (uvicorn's eof_received closes it then), or after LINGER_S at most.
             self.transport.write_eof()
-            self._linger_timer = self.loop.call_later(LINGER_S, self.transport.close)
-        else:  # pragma: no cover - TCP transports can
-            self.transport.close()
+        self._linger_timer = self.loop.call_later(LINGER_S, self.transport.close)
 
     def _drop(self, label: str) -> None:
         """Close without an answer: there is no file to spare for reading a request."""

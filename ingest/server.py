@@ -4,6 +4,16 @@ The HTTP protocol is uvicorn's httptools one with the receiver's resource limits
 (ingest/protocol.py): request-head size and header count, head and idle time-outs, and a
 connection limit kept below the open-file limit, which is raised at start as far as it needs.
 
+Before anything starts, what a user can get wrong is checked and refused with one line naming
+the setting or flag (`ConfigurationError`): the token, the TLS files, the landing directory and
+the address to listen on. The receiver binds its socket itself so that a port in use is such a
+line, not uvicorn's exit after the app has started.
+
+With PBX55_TLS_CERT_FILE and PBX55_TLS_KEY_FILE the receiver serves HTTPS (TLS 1.2 or later,
+Python's defaults); the limits apply to what arrives inside TLS, and a handshake gets the head
+time-out. With PBX55_TRUSTED_PROXIES, uvicorn's proxy-headers middleware takes the client
+address (X-Forwarded-For) and scheme (X-Forwarded-Proto) from requests of those addresses only.
+
 Uvicorn's own SIGTERM handling does the shutdown sequence the contract asks for: it stops
 accepting, lets in-flight requests finish (each waits for its fsync), then runs the app's
 lifespan shutdown, which commits what is queued and seals the open landing file.
@@ -11,16 +21,22 @@ lifespan shutdown, which commits what is queued and seals the open landing file.
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import signal
+import socket
+import ssl
 import sys
 from types import FrameType
+from typing import Any, ClassVar
 
 import uvicorn
+import uvloop
 
+from foundation.landing.durable import probe_writable
 from foundation.landing.envelope import new_receiver_id
-from foundation.settings import Settings
+from foundation.settings import ConfigurationError, Settings
 from ingest.app import ReceiverApp
 from ingest.auth import TokenAuth
 from ingest.landing_writer import LandingWriter
@@ -38,14 +54,16 @@ log = logging.getLogger(__name__)
 # In-flight requests get this long to finish on SIGTERM; each needs one fsync at most.
 GRACEFUL_SHUTDOWN_S = 30
 GIL_SWITCH_INTERVAL_S = 0.0005
+# How long closing a TLS connection waits for the client's close_notify (see _TlsLoop).
+TLS_SHUTDOWN_TIMEOUT_S = 2.0
 GC_YOUNG_THRESHOLD = 50_000
 
 
 def build_app(settings: Settings, *, insecure_no_auth: bool) -> ReceiverApp:
     if not settings.tokens and not insecure_no_auth:
-        raise SystemExit(
-            "pbx55 serve: no token configured (PBX55_TOKENS); refusing to accept pushes from "
-            "anyone. Set PBX55_TOKENS, or pass --insecure-no-auth for a local experiment."
+        raise ConfigurationError(
+            "no token configured (PBX55_TOKENS); refusing to accept pushes from anyone. "
+            "Set PBX55_TOKENS, or pass --insecure-no-auth for a local experiment."
         )
     if insecure_no_auth:
         log.warning("--insecure-no-auth: pushes without a valid token are accepted")
@@ -72,7 +90,7 @@ def receiver_limits(settings: Settings) -> ReceiverLimits:
     try:
         limits = ReceiverLimits.from_settings(settings, open_files)
     except ValueError as error:
-        raise SystemExit(f"pbx55 serve: {error}") from None
+        raise ConfigurationError(str(error)) from None
     if limits.max_connections < settings.max_connections:
         log.warning(
             "PBX55_MAX_CONNECTIONS=%d lowered to %d to stay below the open-file limit (%d)",
@@ -102,6 +120,8 @@ def uvicorn_config(
     port: int,
     limits: ReceiverLimits | None = None,
     metrics: ReceiverMetrics | None = None,
+    tls: ssl.SSLContext | None = None,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> uvicorn.Config:
     """The receiver's uvicorn configuration; without `limits`, the default limits (for tests and
     the benchmark's baseline, which must run the same protocol)."""
@@ -109,29 +129,49 @@ def uvicorn_config(
         limits = ReceiverLimits.from_settings(Settings.from_env({}), open_file_limit())
     if metrics is None:
         metrics = getattr(app, "metrics", None) or ReceiverMetrics()
+    tls_options: dict[str, Any] = {}
+    loop: Any = "uvloop"
+    if tls is not None:
+        tls_options["ssl_context_factory"] = lambda config, default_factory: tls
+        loop = tls_loop_factory(handshake_timeout_s=limits.header_timeout_s)
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        loop="uvloop",
+        loop=loop,
         http=receiver_protocol(limits, metrics),
         # No WebSocket protocol: an upgrade request is refused by the HTTP protocol (400).
         ws="none",
         timeout_keep_alive=limits.idle_timeout_s,  # type: ignore[arg-type]
         lifespan="on",
-        # The access log would write sender-controlled paths on every request, at a cost.
+        # Uvicorn's access log would write query strings, which may hold a token; the app
+        # writes its own (ingest.access).
         access_log=False,
+        # Forwarding headers only from the configured proxies (uvicorn's default would trust
+        # 127.0.0.1, where anything on the machine can connect from).
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies),
         # Keep the logging that `pbx55` configured instead of uvicorn's own.
         log_config=None,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        **tls_options,
     )
 
 
 def serve(settings: Settings, *, host: str, port: int, insecure_no_auth: bool) -> None:
     app = build_app(settings, insecure_no_auth=insecure_no_auth)
+    tls = tls_context(settings)
+    check_landing_directory(settings)
+    listener = listening_socket(host, port)
     config = uvicorn_config(
-        app, host=host, port=port, limits=receiver_limits(settings), metrics=app.metrics
+        app,
+        host=host,
+        port=port,
+        limits=receiver_limits(settings),
+        metrics=app.metrics,
+        tls=tls,
+        trusted_proxies=settings.trusted_proxies,
     )
     server = uvicorn.Server(config)
     tune_interpreter_for_serving()
@@ -140,9 +180,117 @@ def serve(settings: Settings, *, host: str, port: int, insecure_no_auth: bool) -
     # stop a clean exit, as service managers expect.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _exit_cleanly)
-    server.run()
+    address, bound_port = listener.getsockname()[:2]
+    log.info(
+        "listening on %s://%s:%d%s",
+        "https" if tls else "http",
+        f"[{address}]" if ":" in address else address,
+        bound_port,
+        f"; forwarding headers trusted from {', '.join(settings.trusted_proxies)}"
+        if settings.trusted_proxies
+        else "",
+    )
+    server.run(sockets=[listener])
     if not server.started:
         raise SystemExit("pbx55 serve: the receiver did not start (see the log above)")
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server's TLS context from PBX55_TLS_CERT_FILE and PBX55_TLS_KEY_FILE, or None."""
+    cert_file, key_file = settings.tls_cert_file, settings.tls_key_file
+    if cert_file is None or key_file is None:
+        return None
+    # Read first, so that the message names the file at fault; OpenSSL's would not.
+    for name, path, marker, what in (
+        ("PBX55_TLS_CERT_FILE", cert_file, b"-----BEGIN CERTIFICATE-----", "PEM certificate"),
+        ("PBX55_TLS_KEY_FILE", key_file, b"PRIVATE KEY-----", "PEM private key"),
+    ):
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            raise ConfigurationError(f"{name}: cannot read {path}: {error.strerror}") from None
+        if marker not in content:
+            raise ConfigurationError(f"{name}: {path} holds no {what}")
+    # Python's server defaults: TLS 1.2 or later, its cipher list; no client certificates.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert_file, key_file, password=_refuse_encrypted_key)
+    except ssl.SSLError as error:
+        problem = (
+            "the key does not belong to the certificate (the first one in the file)"
+            if error.reason == "KEY_VALUES_MISMATCH"
+            else f"OpenSSL cannot use them ({error.reason or error})"
+        )
+        raise ConfigurationError(
+            f"PBX55_TLS_CERT_FILE {cert_file} and PBX55_TLS_KEY_FILE {key_file}: {problem}"
+        ) from None
+    return context
+
+
+def _refuse_encrypted_key() -> str:
+    # Without a password callback OpenSSL would prompt on the terminal, and a service has none.
+    raise ConfigurationError(
+        "PBX55_TLS_KEY_FILE is encrypted: give the key unencrypted, readable by the receiver's "
+        "user only"
+    )
+
+
+def check_landing_directory(settings: Settings) -> None:
+    """Refuse to start where no push could land: each would be answered 503."""
+    for directory in (settings.pushes_dir, settings.quarantine_dir):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            probe_writable(directory)
+        except OSError as error:
+            raise ConfigurationError(
+                f"the landing directory {settings.landing_dir} is not writable ({directory}: "
+                f"{error.strerror}); set PBX55_LANDING_DIR or PBX55_DATA_DIR, or give the "
+                f"receiver's user write access"
+            ) from None
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The bound server socket (uvicorn listens on it), or one line saying why not."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise ConfigurationError(f"--host {host}: not an address to listen on ({error})") from None
+    listener = socket.socket(family, kind, protocol)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+    except OSError as error:
+        listener.close()
+        hint = {
+            errno.EADDRINUSE: "another process listens there: stop it or choose another --port",
+            errno.EACCES: "ports below 1024 need privileges: use --port 8055 behind Caddy",
+            errno.EADDRNOTAVAIL: "not an address of this machine: check --host",
+        }.get(error.errno or 0, "check --host and --port")
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port}: {(error.strerror or str(error)).lower()} ({hint})"
+        ) from None
+    return listener
+
+
+class _TlsLoop(uvloop.Loop):  # type: ignore[misc]
+    """uvloop with TLS deadlines uvicorn does not set. Handshake: uvloop's default is 60 s, and a
+    connection still in its handshake is not yet seen by the protocol's time-outs and limits.
+    Shutdown: closing a TLS connection waits for the client's close_notify, 30 s by default, so
+    one idle keep-alive client that never answers it held every SIGTERM for 30 s."""
+
+    handshake_timeout_s: ClassVar[float]
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("ssl_handshake_timeout", self.handshake_timeout_s)
+        kwargs.setdefault("ssl_shutdown_timeout", TLS_SHUTDOWN_TIMEOUT_S)
+        return await super().create_server(*args, **kwargs)
+
+
+def tls_loop_factory(*, handshake_timeout_s: float) -> type[uvloop.Loop]:
+    """The event loop class of a server with TLS (uvicorn calls it to make the loop)."""
+    return type("TlsLoop", (_TlsLoop,), {"handshake_timeout_s": handshake_timeout_s})
 
 
 def tune_interpreter_for_serving() -> None:

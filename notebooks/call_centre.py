@@ -31,7 +31,8 @@ def _(Settings, duckdb, mo):
     mo.stop(
         not bi_path.exists(),
         mo.md(
-            f"No BI copy at `{bi_path}` yet: run `make demo` (or materialize `bi_serving_copy`)."
+            f"No BI copy at `{bi_path}` yet: materialize `bi_serving_copy` (`pbx55 run`), or "
+            "run `make demo` and open this notebook with `PBX55_DATA_DIR=data/demo`."
         ),
     )
 

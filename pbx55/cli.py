@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 
-from foundation.settings import Settings
+from foundation.settings import ConfigurationError, Settings
 from pipelines.warehouse_lock import WarehouseBusy
+
+log = logging.getLogger("pbx55")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -24,7 +27,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _load(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.loader.load import load_landed_pushes
 
-    summary = load_landed_pushes(settings)
+    summary = load_landed_pushes(settings, rotate_pii_key=args.rotate_pii_key)
     print(summary)
     return 0
 
@@ -56,6 +59,31 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         _load(args, settings)
         _build(args, settings)
         return _publish(args, settings)
+
+
+def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from pbx55.rebuild import rebuild_warehouse, warehouse_state
+
+    if not args.yes:
+        state = warehouse_state(settings)
+        print(
+            f"pbx55 rebuild: replaces the warehouse with what the {state.landing_files} sealed "
+            f"landing files under {settings.pushes_dir} hold (it has loaded "
+            f"{state.loaded_files}; pushes whose files were purged or deleted leave it, and so "
+            "do their days in the marts) — run again with --yes to go ahead",
+            file=sys.stderr,
+        )
+        return 2
+    rebuilt = rebuild_warehouse(settings, rotate_pii_key=args.rotate_pii_key)
+    print(rebuilt.load)
+    if rebuilt.publication.path is not None:
+        print(f"published {len(rebuilt.publication.tables)} marts tables")
+    if rebuilt.previous is not None:
+        print(
+            f"the previous warehouse is at {rebuilt.previous}: it holds personal data, delete "
+            "it once the rebuilt one is checked"
+        )
+    return 0
 
 
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,21 +145,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
-    commands.add_parser("load", help="load sealed landing files into the raw table").set_defaults(
-        handler=_load
+    load = commands.add_parser("load", help="load sealed landing files into the raw table")
+    load.set_defaults(handler=_load)
+    build = commands.add_parser("build", help="run the dbt models and tests")
+    build.set_defaults(handler=_build)
+    run = commands.add_parser(
+        "run", help="load, build, then publish the BI copy (what the Dagster load job does)"
     )
-    for name, help_text, handler in (
-        ("build", "run the dbt models and tests", _build),
-        ("run", "load, build, then publish the BI copy (what the Dagster load job does)", _run),
-    ):
-        command = commands.add_parser(name, help=help_text)
+    run.set_defaults(handler=_run)
+    for command in (build, run):
         command.add_argument(
             "--full-refresh",
             action="store_true",
             help="rebuild every incremental model from the whole raw history "
             "(after changing model logic or upgrading pbx55)",
         )
-        command.set_defaults(handler=handler)
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="recreate the warehouse from the landing files: load, build --full-refresh, publish",
+    )
+    rebuild.add_argument("--yes", action="store_true", help="go ahead (it replaces the warehouse)")
+    rebuild.set_defaults(handler=_rebuild)
+    for command in (load, run, rebuild):
+        command.add_argument(
+            "--rotate-pii-key",
+            action="store_true",
+            help="load under a PBX55_PII_KEY other than the warehouse's: earlier tokens stay, so "
+            "callers' histories split unless rebuilt (README, Backup, restore and upgrade)",
+        )
 
     commands.add_parser("publish", help="publish the BI serving copy of the marts").set_defaults(
         handler=_publish
@@ -189,9 +230,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args, settings)
+    except ConfigurationError as error:
+        log.debug("configuration error", exc_info=True)  # the traceback, under -v only
+        print(f"pbx55: configuration error: {error}", file=sys.stderr)
+        return 2
     except WarehouseBusy as error:
         print(f"pbx55: {error}", file=sys.stderr)
         return 3
+    except Exception as error:
+        from pbx55.failures import expected_failure
+
+        failure = expected_failure(error, settings)
+        if failure is None:
+            raise
+        if args.verbose:
+            traceback.print_exception(error)
+        print(f"pbx55: {failure.message}", file=sys.stderr)
+        return failure.exit_status
 
 
 if __name__ == "__main__":

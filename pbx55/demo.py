@@ -11,6 +11,11 @@
 Re-running adds another day: each run simulates the day before the earliest day a previous demo
 simulated (the first run simulates yesterday), so the history, the weekday heatmap and the
 repeat-caller numbers grow with every run while nothing already loaded is touched.
+
+Everything the demo writes is under `$PBX55_DATA_DIR/demo` (`demo_settings`): its own landing
+files, warehouse, BI copy and Dagster home, with the demo token and PII key, whatever the other
+settings name. So simulated days never reach a production warehouse or its landing directory,
+even when `make demo` runs on a production server.
 """
 
 from __future__ import annotations
@@ -41,12 +46,22 @@ INBOUND_HEADER = ["central", "inbound", "offered", "answered", "abandoned", "IVR
                   "no final", "SL 20 s", "ASA", "wait p90", "abandon %"]  # fmt: skip
 
 
-def _with_demo_secrets(settings: Settings) -> Settings:
-    """The demo token and PII key, only where the user configured none."""
+DEMO_DIR = "demo"
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's own data directory under `settings.data_dir`, embedded warehouse and secrets."""
+    data_dir = settings.data_dir / DEMO_DIR
     return replace(
         settings,
-        tokens=settings.tokens or (DEMO_TOKEN,),
-        pii_key=settings.pii_key or DEMO_PII_KEY,
+        data_dir=data_dir,
+        landing_dir=data_dir / "landing",
+        warehouse="duckdb",
+        duckdb_path=data_dir / "warehouse.duckdb",
+        postgres_url=None,
+        schema_prefix="",
+        tokens=(DEMO_TOKEN,),
+        pii_key=DEMO_PII_KEY,
     )
 
 
@@ -202,12 +217,9 @@ def _warehouse_agreement(settings: Settings, truth: list[dict[str, object]]) -> 
 
 
 def run_demo(settings: Settings, calls: int = 2000) -> int:
+    """The demo in `demo_settings(settings)`; returns the exit status."""
     started = time.monotonic()
-    uses_demo_key = not settings.pii_key
-    settings = _with_demo_secrets(settings)
-    if settings.warehouse != "duckdb":
-        print("pbx55 demo: runs on the embedded DuckDB warehouse; unset PBX55_WAREHOUSE")
-        return 2
+    settings = demo_settings(settings)
     day = next_demo_day(settings)
     config = SimulationConfig(
         day=day, calls=round(calls * DAY_TYPE_VOLUME[day_type(day)]), seed=day.toordinal()
@@ -232,20 +244,17 @@ def run_demo(settings: Settings, calls: int = 2000) -> int:
     print(kpi_summary(settings.bi_duckdb_path, day))
     print("\n4/4 warehouse against the simulator's ground truth")
     print(_warehouse_agreement(settings, report.truth))
+    in_demo = f"PBX55_DATA_DIR={settings.data_dir}"
     print(
         f"""
 Warehouse (DuckDB, one writer):   {settings.duckdb_path}
 BI copy (read-only, for Metabase): {settings.bi_duckdb_path}
 Ground truth of the day:          {truth_path}
-Dagster UI with these runs:       make dev, then http://127.0.0.1:3000
-Notebook (reads the BI copy):      .venv/bin/marimo edit notebooks/call_centre.py
-Another day:                       make demo again (it adds the day before {day})"""
+Dagster UI with these runs:       {in_demo} make dev, then http://127.0.0.1:3000
+Notebook (reads the BI copy):      {in_demo} .venv/bin/marimo edit notebooks/call_centre.py
+Another day:                       make demo again (it adds the day before {day})
+The demo keeps to {settings.data_dir}; its caller tokens use the demo PII key
+(PBX55_PII_KEY={DEMO_PII_KEY} with {in_demo} loads more into it)."""
     )
-    if uses_demo_key:
-        print(
-            "Caller tokens use the demo PII key: to load more pushes into this warehouse with "
-            "matching tokens (make dev, pbx55 load), export "
-            f"PBX55_PII_KEY={DEMO_PII_KEY}"
-        )
     print(f"Done in {time.monotonic() - started:.0f} s.")
     return 0

@@ -5,6 +5,10 @@ So after each refresh the `marts` schema is copied into a new DuckDB file next t
 and swapped in with `os.replace`: readers see the previous copy or the new one, never half of
 one, and a reader that still has the old file open keeps reading it undisturbed. With the Postgres
 warehouse there is nothing to copy: BI tools read the `marts` schema there directly.
+
+The copy is written in the storage format of `PBX55_BI_STORAGE_VERSION` (DuckDB 1.4 by default),
+not in that of the `duckdb` writing it: BI tools bundle older DuckDB releases (Metabase's driver
+bundles 1.4 or 1.5), and DuckDB cannot open a file written in a newer format than its own.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from pipelines.warehouse_lock import warehouse_writer
 
 SERVED_SCHEMA = "marts"
 PUBLICATION_SCHEMA = "pbx55_meta"
+
+
+class UnknownStorageVersionError(ValueError):
+    """`PBX55_BI_STORAGE_VERSION` names no DuckDB release this `duckdb` can write for."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ def _publish_bi_copy(settings: Settings) -> BiPublication:
     source_schema = settings.schema_prefix + SERVED_SCHEMA
     tables: dict[str, int] = {}
     try:
-        with duckdb.connect(str(partial)) as copy:
+        with _new_copy(partial, settings.bi_storage_version) as copy:
             path_literal = str(settings.duckdb_path).replace("'", "''")
             copy.execute(f"ATTACH '{path_literal}' AS {_quoted(source_catalog)} (READ_ONLY)")
             names = copy.execute(
@@ -94,3 +102,14 @@ def _publish_bi_copy(settings: Settings) -> BiPublication:
     finally:
         partial.unlink(missing_ok=True)
     return BiPublication(path=target, published_at=published_at, tables=tables)
+
+
+def _new_copy(path: Path, storage_version: str) -> duckdb.DuckDBPyConnection:
+    """A new DuckDB file at `path` in the storage format of the DuckDB release `storage_version`."""
+    try:
+        return duckdb.connect(str(path), config={"storage_compatibility_version": storage_version})
+    except duckdb.InvalidInputException as error:
+        raise UnknownStorageVersionError(
+            f"PBX55_BI_STORAGE_VERSION={storage_version} is no DuckDB release that duckdb "
+            f"{duckdb.__version__} can write files for: name an earlier release (e.g. v1.4.0)"
+        ) from error

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +34,11 @@ log = logging.getLogger(__name__)
 
 
 class DbtRunError(RuntimeError):
-    """A dbt command failed (a model did not build or an error-severity test failed)."""
+    """A dbt command failed (a model did not build or an error-severity test failed).
+
+    Its message is one line: which nodes failed, with the first one's error, and where dbt's log
+    is (`failure_summary`).
+    """
 
 
 # An event of dbt's structured log, as dbt writes it in JSON (`msg_to_dict`).
@@ -52,8 +57,15 @@ def dbt_invocation(
     *,
     dbt_vars: Mapping[str, Any] | None = None,
     target_path: Path | None = None,
+    colours: bool = False,
 ) -> DbtInvocation:
-    """dbt's arguments and environment for `command` (e.g. `["build", "--full-refresh"]`)."""
+    """dbt's arguments and environment for `command` (e.g. `["build", "--full-refresh"]`).
+
+    dbt colours its output only with `colours` (for a terminal): in cron logs, the journal,
+    Dagster events and its own log file the codes are noise. (With `colours`, dbt's log file gets
+    the codes of the messages it colours too: it colours the message, not the console line.)
+    Usage statistics are never sent to dbt Labs.
+    """
     target_path = target_path or default_target_path(settings)
     args = [
         *command,
@@ -67,6 +79,9 @@ def dbt_invocation(
         str(target_path),
         "--log-path",
         str(target_path.parent / "logs"),
+        "--use-colors" if colours else "--no-use-colors",
+        "--no-use-colors-file",
+        "--no-send-anonymous-usage-stats",
     ]
     if dbt_vars:
         args += ["--vars", json.dumps(dict(dbt_vars), sort_keys=True)]
@@ -75,6 +90,11 @@ def dbt_invocation(
 
 def default_target_path(settings: Settings) -> Path:
     return settings.data_dir / "dbt" / "target"
+
+
+def log_file(target_path: Path) -> Path:
+    """dbt's own log of the runs writing to `target_path` (its `--log-path` is beside it)."""
+    return target_path.parent / "logs" / "dbt.log"
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -112,13 +132,20 @@ def run_dbt(
 ) -> Any:
     """Run one dbt command on the project; return dbt's result, or raise `DbtRunError`.
 
-    `on_event` receives every event of dbt's structured log as it happens. The parsed manifest
-    is kept for later runs with the same project files, environment and vars
-    (`_parsed_manifest`).
+    `on_event` receives every event of dbt's structured log as it happens (Dagster's events:
+    never coloured). The parsed manifest is kept for later runs with the same project files,
+    environment and vars (`_parsed_manifest`).
     """
     from dbt.cli.main import dbtRunner
 
-    invocation = dbt_invocation(settings, command, dbt_vars=dbt_vars, target_path=target_path)
+    target_path = target_path or default_target_path(settings)
+    invocation = dbt_invocation(
+        settings,
+        command,
+        dbt_vars=dbt_vars,
+        target_path=target_path,
+        colours=on_event is None and sys.stdout.isatty(),
+    )
     if settings.warehouse == "duckdb":
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     callbacks = [_as_dict_callback(on_event)] if on_event else []
@@ -129,15 +156,51 @@ def run_dbt(
             if result.success:
                 _manifest_cache.update(key=_manifest_key(invocation), manifest=result.result)
         else:
-            manifest = _parsed_manifest(invocation)
+            manifest = _parsed_manifest(invocation, log_file(target_path))
             try:
                 result = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(invocation.args)
             finally:
                 if settings.warehouse == "duckdb":
                     _close_duckdb()
     if not result.success:
-        raise DbtRunError(f"dbt {command[0]} failed") from result.exception
+        raise DbtRunError(
+            failure_summary(command[0], result.result, result.exception, log_file(target_path))
+        ) from result.exception
     return result.result
+
+
+def failure_summary(
+    command: str, results: Any, exception: BaseException | None, log: Path, shown: int = 3
+) -> str:
+    """One line: the nodes that failed (the first with its error), how many were skipped, the log.
+
+    `results` is dbt's result of the command (node results for build, run, test, seed);
+    `exception` what dbt raised when it could not run at all (a project that does not parse).
+    """
+    node_results = getattr(results, "results", None) or []
+    failed = [r for r in node_results if str(r.status) in ("error", "fail", "runtime error")]
+    skipped = sum(1 for r in node_results if str(r.status) == "skipped")
+    parts = []
+    if failed:
+        names = [f"{r.node.resource_type} {r.node.name} ({r.status})" for r in failed[:shown]]
+        more = f" and {len(failed) - shown} more" if len(failed) > shown else ""
+        parts.append(", ".join(names) + more)
+        first, message = failed[0].node.name, _one_line(failed[0].message or "", lines=2)
+        if message:
+            parts.append(message if first in message else f"{first}: {message}")
+    elif exception is not None:
+        parts.append(_one_line(str(exception)))
+    if skipped:
+        parts.append(f"{skipped} skipped")
+    return f"dbt {command} failed: " + "; ".join([*parts, f"log: {log}"])
+
+
+def _one_line(text: str, lines: int | None = None, limit: int = 300) -> str:
+    """`text` (its first `lines` non-blank lines: dbt's database errors go on to quote the SQL)
+    joined into one line of at most `limit` characters."""
+    kept = [line for line in text.splitlines() if line.strip()][:lines]
+    line = " ".join(" ".join(kept).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _as_dict_callback(on_event: Callable[[DbtEvent], None]) -> Callable[[Any], None]:
@@ -173,7 +236,7 @@ def _manifest_key(invocation: DbtInvocation) -> str:
     ).hexdigest()
 
 
-def _parsed_manifest(invocation: DbtInvocation) -> Any:
+def _parsed_manifest(invocation: DbtInvocation, log: Path) -> Any:
     from dbt.cli.main import dbtRunner
 
     key = _manifest_key(invocation)
@@ -181,7 +244,9 @@ def _parsed_manifest(invocation: DbtInvocation) -> Any:
         flags = invocation.args[invocation.args.index("--project-dir") :]
         result = dbtRunner().invoke(["parse", "--quiet", *flags])
         if not result.success:
-            raise DbtRunError("dbt parse failed") from result.exception
+            raise DbtRunError(
+                failure_summary("parse", None, result.exception, log)
+            ) from result.exception
         _manifest_cache.update(key=key, manifest=result.result)
     return _manifest_cache["manifest"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from pbx55.receiver_process import running_receiver
+from tests.ingest.throwaway_ca import make_throwaway_ca
 
 PBX55 = str(Path(sys.executable).with_name("pbx55"))
 
@@ -59,14 +61,59 @@ def test_serve_simulate_then_run_twice_fills_the_marts_once(env, settings):
         assert served.execute("select count(*) from marts.fct_calls").fetchone() == (calls,)
 
 
-def test_load_without_a_pii_key_fails_with_the_reason(env):
-    without_key = {k: v for k, v in env.items() if k != "PBX55_PII_KEY"}
-    result = pbx55("load", env=without_key)
-    assert result.returncode != 0
-    assert "PBX55_PII_KEY" in result.stderr + result.stdout
-
-
 def test_a_bad_setting_is_a_configuration_error(env):
     result = pbx55("load", env=env | {"PBX55_WAREHOUSE": "oracle"})
     assert result.returncode == 2
     assert "PBX55_WAREHOUSE" in result.stderr
+
+
+def serve_refusal(*args: str, env: dict[str, str]) -> str:
+    """`pbx55 serve` that must refuse to start: exit 2, one line on stderr, no traceback."""
+    result = pbx55("serve", *args, env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("pbx55: configuration error: ")
+    return line
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(env):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = serve_refusal("--port", str(port), env=env)
+    assert f"127.0.0.1:{port}: address already in use" in line
+    assert "--port" in line
+
+
+def test_serve_where_nothing_can_land_says_so_in_one_line(env, tmp_path):
+    # A regular file where a directory should be: not writable even for root.
+    (tmp_path / "a-file").write_text("")
+    line = serve_refusal(env=env | {"PBX55_LANDING_DIR": str(tmp_path / "a-file" / "landing")})
+    assert "not writable" in line
+    assert "PBX55_LANDING_DIR" in line
+
+
+def test_serve_with_unusable_tls_files_names_the_setting(env, tmp_path):
+    ca = make_throwaway_ca(tmp_path / "tls")
+    missing = tmp_path / "missing.key"
+    cases = {
+        "PBX55_TLS_KEY_FILE: cannot read": {"PBX55_TLS_KEY_FILE": str(missing)},
+        "PBX55_TLS_CERT_FILE is set but PBX55_TLS_KEY_FILE is not": {"PBX55_TLS_KEY_FILE": ""},
+        "the key does not belong to the certificate": {"PBX55_TLS_KEY_FILE": str(ca.other_key)},
+        "PBX55_TLS_CERT_FILE: ": {"PBX55_TLS_CERT_FILE": str(ca.server_key)},
+    }
+    for expected, change in cases.items():
+        line = serve_refusal(env=env | ca.server_env() | change)
+        assert expected in line, line
+
+
+def test_serve_shows_the_traceback_of_a_refusal_only_under_verbose(env, tmp_path):
+    unreadable = env | {
+        "PBX55_TLS_CERT_FILE": str(tmp_path / "none.pem"),
+        "PBX55_TLS_KEY_FILE": str(tmp_path / "none.key"),
+    }
+    result = pbx55("-v", "serve", env=unreadable)
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("pbx55: configuration error: PBX55_TLS_")

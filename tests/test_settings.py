@@ -42,3 +42,18 @@ def test_the_dagster_storage_url_names_the_driver_dagster_has(env: dict[str, str
         assert settings.dagster_storage_url == "postgresql+psycopg2://u@h/db"
     with pytest.raises(ValueError, match="PBX55_DAGSTER_POSTGRES_URL must start with postgresql"):
         Settings.from_env(env | {"PBX55_DAGSTER_POSTGRES_URL": "mysql://u@h/db"})
+
+
+def test_the_bi_storage_version_is_a_duckdb_release(env: dict[str, str]) -> None:
+    assert Settings.from_env(env).bi_storage_version == "v1.4.0"
+    assert Settings.from_env(env | {"PBX55_BI_STORAGE_VERSION": "v1.5.0"}).bi_storage_version == (
+        "v1.5.0"
+    )
+    with pytest.raises(ValueError, match="PBX55_BI_STORAGE_VERSION"):
+        Settings.from_env(env | {"PBX55_BI_STORAGE_VERSION": "1.5"})
+
+
+def test_a_postgres_url_that_is_no_url_is_refused_without_echoing_it(env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="PBX55_POSTGRES_URL") as refused:
+        Settings.from_env(env | {"PBX55_POSTGRES_URL": "host=db password=sekrit"})
+    assert "sekrit" not in str(refused.value)

@@ -50,6 +50,7 @@ from foundation.landing.layout import LandedFile, sealed_landing_files
 from foundation.settings import Settings
 from pipelines.loader.malformed_lines import set_aside_line_count, set_aside_malformed_lines
 from pipelines.loader.personal_data import Tokenizer
+from pipelines.loader.pii_key_record import check_pii_key
 from pipelines.loader.typed_pushes import MalformedLinesError, type_landed_files
 from pipelines.warehouse_lock import warehouse_writer
 
@@ -183,16 +184,20 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
             )
 
 
-def load_landed_pushes(settings: Settings) -> LoadSummary:
+def load_landed_pushes(settings: Settings, *, rotate_pii_key: bool = False) -> LoadSummary:
     """Load every sealed landing file not loaded yet; return what was loaded.
 
     Holds the warehouse's writer lock throughout (warehouse_lock.py): a second load waits.
+    Stops with `PiiKeyMismatchError` when `PBX55_PII_KEY` is not the key the warehouse's tokens
+    were made with, unless `rotate_pii_key` (pii_key_record.py).
     """
     started = time.perf_counter()
-    Tokenizer.from_key(settings.pii_key)  # a missing key fails here, not deep inside dlt
+    tokenizer = Tokenizer.from_key(settings.pii_key)  # a missing key fails here, not inside dlt
     with warehouse_writer(settings, "pbx55 load"):
         pipeline = raw_pipeline(settings)
         _abort_interrupted_loads(pipeline)
+        with pipeline.sql_client() as client:
+            check_pii_key(client, tokenizer, rotate=rotate_pii_key)
         pipeline.run(landed_pushes(settings))
         _ensure_push_id_index(pipeline, settings)
     trace = pipeline.last_trace

@@ -150,8 +150,8 @@ class MissingPiiKeyError(RuntimeError):
     def __init__(self) -> None:
         super().__init__(
             "PBX55_PII_KEY is not set: the loader tokenises caller numbers, documents and "
-            "e-mails with HMAC-SHA256 under that key. Set it to a long random secret kept "
-            "outside the warehouse (e.g. `export PBX55_PII_KEY=$(openssl rand -hex 32)`)."
+            "e-mails with HMAC-SHA256 under it — set PBX55_PII_KEY to a long random secret "
+            "kept outside the warehouse (e.g. `openssl rand -hex 32`), the same for every load"
         )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dagster as dg
 
 from foundation.settings import Settings
+from pipelines.orchestration.alerts import build_alert_sensors, with_freshness_policies
 from pipelines.orchestration.dbt_assets import build_dbt_assets
 from pipelines.orchestration.raw_assets import (
     LOAD_JOB,
@@ -47,9 +48,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         description="Retention of raw data, then the models again for time-dependent flags.",
     )
     return dg.Definitions(
-        assets=[raw_pushes, raw_retention, dbt_models, bi_serving_copy],
+        assets=with_freshness_policies([raw_pushes, raw_retention, dbt_models, bi_serving_copy]),
         jobs=[load_job, refresh_job],
-        sensors=[build_landing_sensor(settings)],
+        sensors=[build_landing_sensor(settings), *build_alert_sensors([LOAD_JOB, REFRESH_JOB])],
         schedules=[
             dg.ScheduleDefinition(
                 name="hourly_refresh_schedule",

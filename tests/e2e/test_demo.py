@@ -12,25 +12,36 @@ import pytest
 from dagster import DagsterInstance
 
 from foundation.settings import Settings
-from pbx55.demo import next_demo_day, run_demo
+from pbx55.demo import demo_settings, next_demo_day, run_demo
 from pbx55.simulate import yesterday_in_sao_paulo
 
 pytestmark = pytest.mark.slow
 
 
-def test_demo_runs_end_to_end_and_the_next_run_takes_the_day_before(
+def test_demo_runs_end_to_end_in_its_own_directory_and_the_next_run_takes_the_day_before(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     # The demo sets DAGSTER_HOME and PATH for its in-process run; restore both afterwards.
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))
     monkeypatch.setenv("PATH", os.environ.get("PATH", ""))
-    settings = Settings.from_env({"PBX55_DATA_DIR": str(tmp_path / "data")})  # no token, no key
+    data_dir = tmp_path / "data"
+    # A production data directory: the demo must leave its landing files and warehouse alone.
+    production = Settings.from_env(
+        {"PBX55_DATA_DIR": str(data_dir), "PBX55_PII_KEY": "production-key"}
+    )
+    production.pushes_dir.mkdir(parents=True)
+    production.duckdb_path.write_bytes(b"")
 
     # Yesterday in São Paulo when the demo started or, if midnight passed while it ran, after.
     yesterday_before = yesterday_in_sao_paulo()
-    assert run_demo(settings, calls=150) == 0
+    assert run_demo(production, calls=150) == 0
     yesterday_after = yesterday_in_sao_paulo()
 
+    settings = demo_settings(production)
+    written = sorted(path.name for path in data_dir.iterdir())
+    assert written == ["demo", "landing", "warehouse.duckdb"]
+    assert list(production.pushes_dir.iterdir()) == []
+    assert production.duckdb_path.read_bytes() == b""
     output = capsys.readouterr().out
     shown = re.search(r"^Inbound calls on (\d{4}-\d\d-\d\d)$", output, re.MULTILINE)
     assert shown, output[-3000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.ingest.receiver_harness import Receiver
+from tests.ingest.throwaway_ca import ThrowawayCa, make_throwaway_ca
 
 
 @pytest.fixture
@@ -16,9 +18,14 @@ def start_receiver(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[...
     """Start receivers sharing the test's data directory; any left running is killed at the end."""
     started: list[Receiver] = []
 
-    def start(*args: str, open_files: tuple[int, int] | None = None, **extra_env: str) -> Receiver:
+    def start(
+        *args: str,
+        open_files: tuple[int, int] | None = None,
+        tls: ssl.SSLContext | None = None,
+        **extra_env: str,
+    ) -> Receiver:
         log_path = tmp_path / f"receiver-{len(started)}.log"
-        receiver = Receiver({**env, **extra_env}, log_path, args, open_files)
+        receiver = Receiver({**env, **extra_env}, log_path, args, open_files, tls)
         started.append(receiver)
         return receiver.start()
 
@@ -45,3 +52,9 @@ def within_one_hour() -> None:
     left = 3600 - time.time() % 3600
     if left < HOUR_MARGIN_S:
         time.sleep(left + 0.5)
+
+
+@pytest.fixture
+def throwaway_ca(tmp_path: Path) -> ThrowawayCa:
+    """A CA made for this test and a server certificate for 127.0.0.1 that it signed."""
+    return make_throwaway_ca(tmp_path / "tls")

@@ -12,6 +12,7 @@ import re
 import resource
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -64,8 +65,21 @@ def request(
     headers: dict[str, str] | None = None,
     *,
     chunked: bool = False,
+    tls: ssl.SSLContext | None = None,
+    source_address: str | None = None,
 ) -> Response:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    """One request on its own connection: HTTPS when `tls` (the client's context) is given, from
+    `source_address` (another loopback address, say) when given."""
+    source = (source_address, 0) if source_address else None
+    connection: http.client.HTTPConnection
+    if tls is None:
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", port, timeout=30, source_address=source
+        )
+    else:
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=30, source_address=source, context=tls
+        )
     try:
         if chunked:
             connection.request(
@@ -90,8 +104,10 @@ class Receiver:
         log_path: Path,
         args: tuple[str, ...] = (),
         open_files: tuple[int, int] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.env = env
+        self.tls = tls  # the client's context, for a receiver serving HTTPS
         self.token = env.get("PBX55_TOKENS", "").split(",")[0]
         self.log_path = log_path
         self.args = args
@@ -125,7 +141,7 @@ class Receiver:
                     return False
                 raise RuntimeError(f"receiver exited at start:\n{self.log_text()}")
             try:
-                if request(self.port, "GET", "/healthz").status == 200:
+                if request(self.port, "GET", "/healthz", tls=self.tls).status == 200:
                     return True
             except OSError:
                 time.sleep(0.05)
@@ -153,9 +169,12 @@ class Receiver:
         headers: dict[str, str] | None = None,
         method: str = "POST",
         path: str = "/pushes",
+        source_address: str | None = None,
     ) -> Response:
         all_headers = {"token": token if token is not None else self.token, **(headers or {})}
-        return request(self.port, method, path, body, all_headers)
+        return request(
+            self.port, method, path, body, all_headers, tls=self.tls, source_address=source_address
+        )
 
     def terminate(self) -> int:
         """SIGTERM, as a service manager stops it; returns the exit code."""
@@ -173,7 +192,7 @@ class Receiver:
 
     def metric(self, name: str) -> int:
         """The value of one /metrics line (0 when absent); `name` includes its labels."""
-        text = request(self.port, "GET", "/metrics").body.decode()
+        text = request(self.port, "GET", "/metrics", tls=self.tls).body.decode()
         match = re.search(rf"^{re.escape(name)} (\d+)$", text, re.MULTILINE)
         return int(match[1]) if match else 0
 

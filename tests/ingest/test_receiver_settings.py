@@ -80,3 +80,41 @@ def test_limit_defaults() -> None:
 def test_limits_must_be_positive_numbers(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=f"^{name} must be a positive"):
         Settings.from_env({name: value})
+
+
+def test_https_and_proxy_settings_default_to_off_and_round_trip(env: dict[str, str]) -> None:
+    settings = Settings.from_env(env)
+    assert (settings.tls_cert_file, settings.tls_key_file, settings.trusted_proxies) == (
+        None,
+        None,
+        (),
+    )
+    configured = Settings.from_env(
+        env
+        | {
+            "PBX55_TLS_CERT_FILE": "/etc/pbx55/tls/fullchain.pem",
+            "PBX55_TLS_KEY_FILE": "/etc/pbx55/tls/privkey.pem",
+            "PBX55_TRUSTED_PROXIES": " 127.0.0.1, 10.1.2.3/8 ,::1 ",
+        }
+    )
+    assert configured.trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
+    assert Settings.from_env(configured.as_environment()) == configured
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"PBX55_TLS_CERT_FILE": "cert.pem"}, "PBX55_TLS_CERT_FILE is set but PBX55_TLS_KEY_FILE"),
+        ({"PBX55_TLS_KEY_FILE": "key.pem"}, "PBX55_TLS_KEY_FILE is set but PBX55_TLS_CERT_FILE"),
+        (
+            {"PBX55_TRUSTED_PROXIES": "127.0.0.1,caddy"},
+            r"PBX55_TRUSTED_PROXIES: entry 2 \('caddy'\)",
+        ),
+        ({"PBX55_TRUSTED_PROXIES": "*"}, "PBX55_TRUSTED_PROXIES: entry 1"),
+    ],
+)
+def test_https_and_proxy_mistakes_name_the_variable(
+    variables: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(variables)
