@@ -194,14 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     dagster = commands.add_parser(
         "dagster",
-        help="run Dagster's daemon or webserver on pbx55's instance configuration, written "
-        "first into $PBX55_DATA_DIR/dagster_home (the services and make dev run these)",
+        help="run Dagster's daemon, webserver or `dagster` command on pbx55's instance "
+        "configuration, written first into $PBX55_DATA_DIR/dagster_home (the services and "
+        "make dev run the first two)",
     )
-    dagster.add_argument("process", choices=("daemon", "webserver"))  # pbx55.dagster_instance
+    dagster.add_argument("process", choices=("daemon", "webserver", "cli"))  # dagster_instance
     dagster.add_argument(
         "options",
         nargs=argparse.REMAINDER,
-        help="passed on to dagster-daemon run or dagster-webserver (e.g. --port 3000)",
+        help="passed on to dagster-daemon run, dagster-webserver or dagster "
+        "(e.g. webserver --port 3000, cli instance migrate)",
     )
     dagster.set_defaults(handler=_dagster)
 

@@ -3,8 +3,9 @@
 `pbx55 dagster daemon` and `pbx55 dagster webserver` (the services, `make dev`) write
 `dagster.yaml` into the data directory's `dagster_home` from `Settings`, then become
 `dagster-daemon run` or `dagster-webserver` on this checkout's workspace with DAGSTER_HOME set
-to it, so no process can start on another instance configuration by mistake. The demo writes the
-same file. The configuration:
+to it, so no process can start on another instance configuration by mistake; `pbx55 dagster
+cli ...` runs the `dagster` command the same way (`cli instance migrate` after an upgrade).
+The demo writes the same file. The configuration:
 
 - storage: Postgres when PBX55_DAGSTER_POSTGRES_URL is set, read by Dagster from the environment
   at start (`env:`), so its password never lands in the file; SQLite under DAGSTER_HOME otherwise;
@@ -13,7 +14,7 @@ same file. The configuration:
 - run retries for a run whose worker died (a restart of the daemon or the host, a killed
   process: its writer lock went with it); every job is safe to run again, the load merges by key;
 - sensor and schedule ticks kept only as long as they help (skipped ticks are most of them);
-- no telemetry.
+- freshness policies evaluated; no telemetry.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ DAGSTER_POSTGRES_URL_VARIABLE = "PBX55_DAGSTER_POSTGRES_URL"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 BIN_DIR = Path(sys.executable).parent
-# `pbx55 dagster <process> [options]`: the Dagster command each process name runs.
+# `pbx55 dagster <process> [options]`: the Dagster command each process name runs, and whether
+# it loads the code location; `cli` is the `dagster` command itself (`cli instance migrate`).
 PROCESSES = {
-    "daemon": ["dagster-daemon", "run"],
-    "webserver": ["dagster-webserver"],
+    "daemon": (["dagster-daemon", "run"], True),
+    "webserver": (["dagster-webserver"], True),
+    "cli": (["dagster"], False),
 }
 
 
@@ -82,6 +85,9 @@ retention:
       skipped: 7
       success: 30
       failure: 30
+# The daemon judges the assets' freshness policies (alerts.py), so the UI shows what is late.
+freshness:
+  enabled: true
 telemetry:
   enabled: false
 """
@@ -114,13 +120,16 @@ def write_instance_config(settings: Settings) -> Path:
 def dagster_process(
     settings: Settings, process: str, options: Sequence[str] = ()
 ) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment of Dagster's `process` ("daemon" or "webserver")."""
-    command = [str(BIN_DIR / PROCESSES[process][0]), *PROCESSES[process][1:]]
+    """The command line and environment of Dagster's `process` (a key of PROCESSES)."""
+    (program, *arguments), loads_code = PROCESSES[process]
+    command = [str(BIN_DIR / program), *arguments]
+    if loads_code:
+        command += ["-w", str(WORKSPACE)]
     environ = dict(os.environ) | {"DAGSTER_HOME": str(settings.dagster_home)}
     if settings.dagster_postgres_url is not None:
         # SQLAlchemy 2.1 reads a bare `postgresql://` as psycopg 3, which is not installed.
         environ[DAGSTER_POSTGRES_URL_VARIABLE] = settings.dagster_storage_url
-    return [*command, "-w", str(WORKSPACE), *options], environ
+    return [*command, *options], environ
 
 
 def exec_dagster_process(settings: Settings, process: str, options: Sequence[str] = ()) -> None:
