@@ -62,6 +62,7 @@ def demo_settings(settings: Settings) -> Settings:
         schema_prefix="",
         tokens=(DEMO_TOKEN,),
         pii_key=DEMO_PII_KEY,
+        dagster_postgres_url=None,  # its runs stay in its own dagster_home, on SQLite
     )
 
 
