@@ -24,7 +24,7 @@ from pipelines.orchestration.raw_assets import (
     raw_pushes,
     raw_retention,
 )
-from pipelines.orchestration.resources import WAREHOUSE_WRITER_TAGS, build_resources
+from pipelines.orchestration.resources import JOB_TAGS, build_resources
 from pipelines.orchestration.serving_assets import build_bi_serving_copy
 
 REFRESH_JOB = "hourly_refresh"
@@ -38,13 +38,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     load_job = dg.define_asset_job(
         LOAD_JOB,
         selection=dg.AssetSelection.assets(raw_pushes) | models_and_serving,
-        tags=WAREHOUSE_WRITER_TAGS,
+        tags=JOB_TAGS,
         description="Load sealed landing files, then build the models and the BI copy.",
     )
     refresh_job = dg.define_asset_job(
         REFRESH_JOB,
         selection=dg.AssetSelection.assets(raw_retention) | models_and_serving,
-        tags=WAREHOUSE_WRITER_TAGS,
+        tags=JOB_TAGS,
         description="Retention of raw data, then the models again for time-dependent flags.",
     )
     return dg.Definitions(

@@ -21,7 +21,9 @@ from pipelines.warehouse_lock import WarehouseBusy
 SETTINGS_RESOURCE = "pbx55_settings"
 WAREHOUSE_POOL = "pbx55_warehouse"
 WAREHOUSE_WRITER_TAG = "pbx55/warehouse_writer"
-WAREHOUSE_WRITER_TAGS = {WAREHOUSE_WRITER_TAG: "true"}
+# Every job writes the warehouse; a retried run (pbx55.dagster_instance) runs all its steps again,
+# so it also loads what was sealed meanwhile (Dagster's default resumes at the failed step).
+JOB_TAGS = {WAREHOUSE_WRITER_TAG: "true", "dagster/retry_strategy": "ALL_STEPS"}
 # A writer outside Dagster (cron, `pbx55 build --full-refresh` by hand) can hold the warehouse
 # longer than PBX55_WRITER_LOCK_TIMEOUT_S: the op waits that long, pauses, then waits again.
 BUSY_RETRIES = 2
