@@ -62,11 +62,13 @@ concurrency:
     default_limit: 1
     granularity: run
 run_monitoring:
-  # A run whose worker never reports that it started is failed (then retried), instead of
-  # holding the one warehouse writer slot of the queue for ever. The default launcher cannot
-  # resume a run.
+  # A run whose worker never reports that it started, or that is still "started" after two hours
+  # (its worker killed outright, say: a load of a day's backlog takes minutes), is failed, then
+  # retried, instead of holding the one warehouse writer slot of the queue for ever. The default
+  # launcher cannot resume a run.
   enabled: true
   start_timeout_seconds: 180
+  max_runtime_seconds: 7200
   max_resume_run_attempts: 0
 run_retries:
   # Only runs whose worker died; a run that failed in an op (a dbt test, a missing setting)

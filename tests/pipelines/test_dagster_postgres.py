@@ -18,6 +18,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit, urlunsplit
@@ -78,10 +79,10 @@ def test_the_sensor_on_postgres_storage_starts_a_run_that_loads_and_builds(
     port = free_loopback_port()
     pbx55_dagster = [str(BIN_DIR / "pbx55"), "dagster"]
     with ExitStack() as stack:
-        daemon_log = stack.enter_context(_running([*pbx55_dagster, "daemon"], process_env))
+        daemon_log = stack.enter_context(_running([*pbx55_dagster, "daemon"], process_env)).log
         webserver_log = stack.enter_context(
             _running([*pbx55_dagster, "webserver", "--port", str(port)], process_env)
-        )
+        ).log
         base_url = f"http://127.0.0.1:{port}"
         server_info = _wait_for_json(f"{base_url}/server_info", webserver_log)
         assert "dagster_webserver_version" in server_info
@@ -101,13 +102,19 @@ def test_the_sensor_on_postgres_storage_starts_a_run_that_loads_and_builds(
     assert calls == [("pg-storage-1",)]
 
 
+@dataclass(frozen=True)
+class Running:
+    pid: int
+    log: IO[bytes]  # its stdout and stderr
+
+
 @contextmanager
-def _running(command: list[str], environ: dict[str, str]) -> Iterator[IO[bytes]]:
+def _running(command: list[str], environ: dict[str, str]) -> Iterator[Running]:
     """Run `command` with its output in a temporary file; stop it after."""
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
         try:
-            yield log
+            yield Running(process.pid, log)
         finally:
             process.terminate()
             try:
