@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from foundation.landing.durable import probe_writable, write_quarantine_file
 from foundation.landing.envelope import (
     PushIds,
+    Receipt,
     envelope_line,
     now_us,
     quarantined_body_record,
@@ -209,35 +210,29 @@ class ReceiverApp:
         raw = b"".join(chunks)
 
         received_us = now_us()
-        push_id = self.push_ids.next(received_us)
+        receipt = Receipt(
+            push_id=self.push_ids.next(received_us),
+            received_us=received_us,
+            receiver_id=self.writer.receiver_id,
+            method=method,
+            path=path,
+            auth=auth_label,
+        )
         content_type_text = content_type.decode("latin-1") if content_type else None
         try:
             parsed = parse_push_body(raw, content_type_text, max_depth=MAX_NESTING_DEPTH)
         except PushBodyError as error:
-            answer = await self._quarantine(
-                raw, error, push_id, received_us, method, path, auth_label, content_type_text
-            )
+            answer = await self._quarantine(raw, error, receipt, content_type_text)
             return answer, size
         except Exception as error:
             # A parser bug must not become a 500 that the sender retries forever: keep the
             # body like any other that could not be parsed, and say so in the log.
             log.error("the body parser failed (%s); quarantining the body", type(error).__name__)
             failure = PushBodyError("body could not be parsed", "parser_failure")
-            answer = await self._quarantine(
-                raw, failure, push_id, received_us, method, path, auth_label, content_type_text
-            )
+            answer = await self._quarantine(raw, failure, receipt, content_type_text)
             return answer, size
 
-        line = envelope_line(
-            push_id=push_id,
-            received_us=received_us,
-            receiver_id=self.writer.receiver_id,
-            method=method,
-            path=path,
-            auth=auth_label,
-            parsed=parsed,
-            raw=raw,
-        )
+        line = envelope_line(receipt, parsed, raw)
         try:
             await self.writer.land(line, hour_bucket_of(received_us))
         except StorageError:
@@ -245,41 +240,29 @@ class ReceiverApp:
             return answer, size
         self.metrics.accepted_by_parse[parsed.mode] += 1
         self.metrics.body_bytes_accepted += size
-        payload = b'{"status":"Success","push_id":"' + push_id.encode() + b'"}'
+        payload = b'{"status":"Success","push_id":"' + receipt.push_id.encode() + b'"}'
         return Answer(200, payload, "ok"), size
 
     async def _quarantine(
         self,
         raw: bytes,
         error: PushBodyError,
-        push_id: str,
-        received_us: int,
-        method: str,
-        path: str,
-        auth_label: str,
+        receipt: Receipt,
         content_type: str | None,
     ) -> Answer:
         """Keep a body that is not an object (nothing to keep when empty), then answer 400."""
         if raw.strip():
             content = quarantined_body_record(
-                push_id=push_id,
-                received_us=received_us,
-                receiver_id=self.writer.receiver_id,
-                method=method,
-                path=path,
-                auth=auth_label,
-                reason=error.reason,
-                content_type=content_type,
-                raw=raw,
+                receipt, reason=error.reason, content_type=content_type, raw=raw
             )
-            date = utc_text(received_us)[:10]
+            date = utc_text(receipt.received_us)[:10]
             try:
                 await asyncio.get_running_loop().run_in_executor(
                     None,
                     write_quarantine_file,
                     self.quarantine_dir,
                     date,
-                    f"{push_id}.json",
+                    f"{receipt.push_id}.json",
                     content,
                 )
             except OSError as storage_error:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from foundation.landing.envelope import PushIds, envelope_line
+from foundation.landing.envelope import PushIds, Receipt, envelope_line
 from foundation.landing.layout import (
     OPEN_GLOB,
     SEALED_GLOB,
@@ -48,16 +48,15 @@ def landed_line(
     but an older one landed; otherwise the body goes through `parse_push_body` as it does.
     """
     raw = json.dumps(body).encode() if isinstance(body, dict) else body
-    return envelope_line(
+    receipt = Receipt(
         push_id=ids.next(received_us),
         received_us=received_us,
         receiver_id=ids.receiver_id,
         method=method,
         path="/pushes",
         auth=AUTH,
-        parsed=parsed or parse_push_body(raw, content_type),
-        raw=raw,
     )
+    return envelope_line(receipt, parsed or parse_push_body(raw, content_type), raw)
 
 
 def write_landing_file(

@@ -13,6 +13,7 @@ import re
 import secrets
 import string
 import time
+from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
@@ -28,7 +29,7 @@ ENVELOPE_FIELDS = {
     "receiver_id": "string",
     "method": "string",
     "path": "string",
-    "auth": "string",  # which token matched (ingest/auth.py `token_label`), never the token
+    "auth": "string",  # Receipt.auth
     "parse": "string",  # a PARSE_* mode of foundation.landing.parsing
     "body_sha256": "string",
     "body": "object",
@@ -77,22 +78,27 @@ def body_sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def envelope_line(
-    *,
-    push_id: str,
-    received_us: int,
-    receiver_id: str,
-    method: str,
-    path: str,
-    auth: str,
-    parsed: ParsedBody,
-    raw: bytes,
-) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the receiver knows of a request apart from its body: the head of every record it
+    keeps, landed or quarantined."""
+
+    push_id: str
+    received_us: int
+    receiver_id: str
+    method: str
+    path: str
+    auth: str  # which token matched (ingest/auth.py `token_label`), never the token
+
+
+def envelope_line(receipt: Receipt, parsed: ParsedBody, raw: bytes) -> bytes:
     """One `\\n`-terminated JSON line; `raw_body` when the parsed body is not the whole truth."""
     head = (
-        f'{{"push_id":{_quote(push_id)},"received_at":{_quote(utc_text(received_us))},'
-        f'"receiver_id":{_quote(receiver_id)},"method":{_quote(method)},"path":{_quote(path)},'
-        f'"auth":{_quote(auth)},"parse":{_quote(parsed.mode)},'
+        f'{{"push_id":{_quote(receipt.push_id)},'
+        f'"received_at":{_quote(utc_text(receipt.received_us))},'
+        f'"receiver_id":{_quote(receipt.receiver_id)},"method":{_quote(receipt.method)},'
+        f'"path":{_quote(receipt.path)},"auth":{_quote(receipt.auth)},'
+        f'"parse":{_quote(parsed.mode)},'
         f'"body_sha256":"{body_sha256(raw)}","body":'
     ).encode()
     body = parsed.body
@@ -148,25 +154,16 @@ def raw_text(raw: bytes) -> str:
 
 
 def quarantined_body_record(
-    *,
-    push_id: str,
-    received_us: int,
-    receiver_id: str,
-    method: str,
-    path: str,
-    auth: str,
-    reason: str,
-    content_type: str | None,
-    raw: bytes,
+    receipt: Receipt, *, reason: str, content_type: str | None, raw: bytes
 ) -> bytes:
     """One JSON line keeping a body the receiver answered 400 to, for a human to look at."""
     record = {
-        "push_id": push_id,
-        "received_at": utc_text(received_us),
-        "receiver_id": receiver_id,
-        "method": method,
-        "path": path,
-        "auth": auth,
+        "push_id": receipt.push_id,
+        "received_at": utc_text(receipt.received_us),
+        "receiver_id": receipt.receiver_id,
+        "method": receipt.method,
+        "path": receipt.path,
+        "auth": receipt.auth,
         "reason": reason,
         "content_type": content_type,
         "body_sha256": body_sha256(raw),

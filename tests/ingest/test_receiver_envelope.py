@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from foundation.landing.envelope import PushIds, envelope_line, utc_text
+from foundation.landing.envelope import PushIds, Receipt, envelope_line, utc_text
 from foundation.landing.layout import hour_partition
 from foundation.landing.parsing import parse_push_body
 
@@ -14,16 +14,15 @@ RECEIVED_US = 1_795_000_000_123_456
 
 
 def _line(raw: bytes, content_type: str | None = None) -> bytes:
-    return envelope_line(
+    receipt = Receipt(
         push_id=PushIds("abcd1234").next(RECEIVED_US),
         received_us=RECEIVED_US,
         receiver_id="abcd1234",
         method="POST",
         path="/pushes",
         auth="token-0-0123abcd",
-        parsed=parse_push_body(raw, content_type),
-        raw=raw,
     )
+    return envelope_line(receipt, parse_push_body(raw, content_type), raw)
 
 
 @pytest.mark.parametrize(
