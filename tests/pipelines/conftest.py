@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 
 from foundation.landing.layout import hour_bucket_at
@@ -45,3 +46,22 @@ def land_file(settings: Settings) -> LandFile:
         )
 
     return write
+
+
+@pytest.fixture
+def postgres_settings(
+    env: dict[str, str], postgres_url: str, postgres_schema_suffix: str
+) -> Iterator[Settings]:
+    """The loader on Postgres, under a schema prefix of this test's own (dropped afterwards)."""
+    settings = Settings.from_env(
+        env
+        | {
+            "PBX55_WAREHOUSE": "postgres",
+            "PBX55_POSTGRES_URL": postgres_url,
+            "PBX55_SCHEMA_PREFIX": f"loader_{postgres_schema_suffix}_",
+        }
+    )
+    yield settings
+    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{settings.raw_schema}" CASCADE')
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{settings.raw_schema}_staging" CASCADE')

@@ -6,10 +6,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import duckdb
-import psycopg2
 import pytest
 
 from foundation.settings import Settings
@@ -78,24 +76,6 @@ def test_a_warehouse_from_before_the_record_takes_the_key_of_its_pushes(
     with pytest.raises(PiiKeyMismatchError):
         load_landed_pushes(dataclasses.replace(settings, pii_key=OTHER_KEY))
     assert load_landed_pushes(settings).rows == 1
-
-
-@pytest.fixture
-def postgres_settings(
-    env: dict[str, str], postgres_url: str, postgres_schema_suffix: str
-) -> Iterator[Settings]:
-    settings = Settings.from_env(
-        env
-        | {
-            "PBX55_WAREHOUSE": "postgres",
-            "PBX55_POSTGRES_URL": postgres_url,
-            "PBX55_SCHEMA_PREFIX": f"pii_{postgres_schema_suffix}_",
-        }
-    )
-    yield settings
-    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
-        cursor.execute(f'DROP SCHEMA IF EXISTS "{settings.raw_schema}" CASCADE')
-        cursor.execute(f'DROP SCHEMA IF EXISTS "{settings.raw_schema}_staging" CASCADE')
 
 
 @pytest.mark.postgres

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import psycopg2
 import pytest
@@ -16,25 +15,6 @@ from pipelines.loader.load import load_landed_pushes
 from pipelines.loader.retention import purge_expired
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def postgres_settings(
-    env: dict[str, str], postgres_url: str, postgres_schema_suffix: str
-) -> Iterator[Settings]:
-    """The loader on Postgres, under a schema prefix of this test's own (dropped afterwards)."""
-    settings = Settings.from_env(
-        env
-        | {
-            "PBX55_WAREHOUSE": "postgres",
-            "PBX55_POSTGRES_URL": postgres_url,
-            "PBX55_SCHEMA_PREFIX": f"loader_{postgres_schema_suffix}_",
-        }
-    )
-    yield settings
-    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
-        cursor.execute(f'DROP SCHEMA IF EXISTS "{settings.raw_schema}" CASCADE')
-        cursor.execute(f'DROP SCHEMA IF EXISTS "{settings.raw_schema}_staging" CASCADE')
 
 
 def fetch(postgres_url: str, sql: str) -> list[tuple]:
