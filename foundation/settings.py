@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,10 @@ _STORAGE_VERSION = re.compile(r"v\d+\.\d+\.\d+")
 # (benchmarks/freshness.py; the trade-off in the README's design notes).
 SEAL_MAX_AGE_S = 15
 SENSOR_INTERVAL_S = 10
+
+# The first day the report API's Dagster partitions offer (PBX55_REPORT_API_FIRST_DAY); earlier
+# days can still be pulled with `pbx55 reconcile --from`.
+REPORT_API_FIRST_DAY = date(2026, 1, 1)
 
 MIN_TOKEN_LENGTH = 16
 # In a token, these usually mean the list was written wrong: another separator than the comma
@@ -158,6 +163,68 @@ def _http_url(env: Mapping[str, str], name: str) -> str | None:
     return text
 
 
+def _report_api_keys(raw: str | None) -> tuple[tuple[str, str], ...]:
+    """PBX55_REPORT_API_KEYS: `central_id=key` pairs separated by commas, one per 55pbx account.
+
+    The report API knows no central: each key sees one account, and the pushes of that account
+    carry its `central_id`. Messages name an entry by position, never its text (keys are secrets).
+    """
+    if raw is None or not raw.strip():
+        return ()
+    entries = [entry.strip() for entry in raw.split(",")]
+    accounts: dict[str, str] = {}
+    for position, entry in enumerate(entries, start=1):
+        central_id, equals, key = (part.strip() for part in entry.partition("="))
+        problem = None
+        if not equals or not central_id or not key:
+            problem = "is not central_id=key"
+        elif any(char.isspace() or not char.isprintable() for char in central_id + key):
+            problem = "contains whitespace or a control character"
+        elif central_id in accounts:
+            problem = "repeats a central_id"
+        if problem is not None:
+            raise ValueError(
+                f"PBX55_REPORT_API_KEYS: entry {position} of {len(entries)} {problem}; write "
+                f"one central_id=key per 55pbx account, separated by commas, e.g. 1000=<key>"
+            )
+        accounts[central_id] = key
+    return tuple(accounts.items())
+
+
+def _tls_verification(env: Mapping[str, str], name: str) -> bool | Path:
+    """True (verify against the system's CAs), False (explicitly off), or a CA bundle file."""
+    text = env.get(name, "").strip()
+    if not text or text.lower() == "true":
+        return True
+    if text.lower() == "false":
+        return False
+    bundle = Path(text).resolve()
+    if not bundle.is_file():
+        raise ValueError(
+            f"{name} must be true, false or the path of a CA bundle file, not {text!r}"
+        )
+    return bundle
+
+
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ValueError(f"{name} must be a whole number of 0 or more, not {text!r}")
+    return int(text)
+
+
+def _day(env: Mapping[str, str], name: str, default: date) -> date:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a day as YYYY-MM-DD, not {text!r}") from None
+
+
 DEFAULT_BUSINESS_HOURS = parse_business_hours("mon-fri 08:00-18:00", "PBX55_BUSINESS_HOURS")
 
 # The schemes of a libpq URL that Dagster's storage (SQLAlchemy, through psycopg2) can open.
@@ -211,6 +278,14 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     dagster_postgres_url: str | None = field(default=None, repr=False)
     sensor_interval_s: int = SENSOR_INTERVAL_S
+    report_api_url: str | None = None
+    report_api_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    report_api_lookback_days: int = 3
+    report_api_timeout_s: float = 60.0
+    report_api_retries: int = 3
+    report_api_backoff_s: float = 2.0
+    report_api_verify_tls: bool | Path = True
+    report_api_first_day: date = REPORT_API_FIRST_DAY
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -228,6 +303,18 @@ class Settings:
                 "PBX55_POSTGRES_URL must be a URL such as postgresql://user@host:5432/database"
             )
         tls_cert_file, tls_key_file = _tls_files(env)
+        report_api_url = _http_url(env, "PBX55_REPORT_API_URL")
+        report_api_keys = _report_api_keys(env.get("PBX55_REPORT_API_KEYS"))
+        if bool(report_api_url) != bool(report_api_keys):
+            given, missing = (
+                ("PBX55_REPORT_API_URL", "PBX55_REPORT_API_KEYS")
+                if report_api_url
+                else ("PBX55_REPORT_API_KEYS", "PBX55_REPORT_API_URL")
+            )
+            raise ValueError(
+                f"{given} is set but {missing} is not: set both to reconcile with the report "
+                f"API, or neither"
+            )
         return cls(
             data_dir=data_dir,
             landing_dir=Path(env.get("PBX55_LANDING_DIR", data_dir / "landing")).resolve(),
@@ -267,6 +354,14 @@ class Settings:
             trusted_proxies=_trusted_proxies(env.get("PBX55_TRUSTED_PROXIES")),
             dagster_postgres_url=_dagster_postgres_url(env),
             sensor_interval_s=_positive(env, "PBX55_SENSOR_INTERVAL_S", SENSOR_INTERVAL_S, int),
+            report_api_url=report_api_url,
+            report_api_keys=report_api_keys,
+            report_api_lookback_days=_non_negative_int(env, "PBX55_REPORT_API_LOOKBACK_DAYS", 3),
+            report_api_timeout_s=_positive(env, "PBX55_REPORT_API_TIMEOUT_S", 60),
+            report_api_retries=_non_negative_int(env, "PBX55_REPORT_API_RETRIES", 3),
+            report_api_backoff_s=_positive(env, "PBX55_REPORT_API_BACKOFF_S", 2),
+            report_api_verify_tls=_tls_verification(env, "PBX55_REPORT_API_VERIFY_TLS"),
+            report_api_first_day=_day(env, "PBX55_REPORT_API_FIRST_DAY", REPORT_API_FIRST_DAY),
         )
 
     def as_environment(self) -> dict[str, str]:
@@ -307,6 +402,16 @@ class Settings:
             "PBX55_TRUSTED_PROXIES": ",".join(self.trusted_proxies),
             "PBX55_DAGSTER_POSTGRES_URL": self.dagster_postgres_url or "",
             "PBX55_SENSOR_INTERVAL_S": str(self.sensor_interval_s),
+            "PBX55_REPORT_API_URL": self.report_api_url or "",
+            "PBX55_REPORT_API_KEYS": ",".join(f"{c}={k}" for c, k in self.report_api_keys),
+            "PBX55_REPORT_API_LOOKBACK_DAYS": str(self.report_api_lookback_days),
+            "PBX55_REPORT_API_TIMEOUT_S": repr(self.report_api_timeout_s),
+            "PBX55_REPORT_API_RETRIES": str(self.report_api_retries),
+            "PBX55_REPORT_API_BACKOFF_S": repr(self.report_api_backoff_s),
+            "PBX55_REPORT_API_VERIFY_TLS": str(self.report_api_verify_tls).lower()
+            if isinstance(self.report_api_verify_tls, bool)
+            else str(self.report_api_verify_tls),
+            "PBX55_REPORT_API_FIRST_DAY": self.report_api_first_day.isoformat(),
         }
         return {name: value for name, value in environ.items() if value}
 

@@ -44,7 +44,6 @@ import pyarrow as pa
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.schema.typing import LOADS_TABLE_NAME
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
-from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from foundation.landing.layout import LandedFile, sealed_landing_files
 from foundation.settings import Settings
@@ -52,6 +51,7 @@ from pipelines.loader.malformed_lines import set_aside_line_count, set_aside_mal
 from pipelines.loader.personal_data import Tokenizer
 from pipelines.loader.pii_key_record import check_pii_key
 from pipelines.loader.typed_pushes import MalformedLinesError, type_landed_files
+from pipelines.raw_destination import describe_destination, raw_schema_pipeline
 from pipelines.warehouse_lock import warehouse_writer
 
 log = logging.getLogger(__name__)
@@ -125,27 +125,8 @@ class LoadSummary:
 
 
 def raw_pipeline(settings: Settings) -> dlt.Pipeline:
-    """The dlt pipeline writing the raw schema (`settings.raw_schema`) of the settings' warehouse.
-
-    Its working state lives under the data dir, and the DuckDB path is always explicit, so
-    nothing lands in the current directory or in `~/.dlt`.
-    """
-    # A completed load package holds every push it loaded, phone numbers included: kept, it
-    # would be a second raw table on disk that retention never purges. Once files are deleted
-    # after loading, compressing them only costs time (half of a Postgres load).
-    dlt.config["load.delete_completed_jobs"] = True
-    dlt.config["normalize.data_writer.disable_compression"] = True
-    if settings.warehouse == "postgres":
-        destination = dlt.destinations.postgres(credentials=_postgres_credentials(settings))
-    else:
-        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        destination = dlt.destinations.duckdb(credentials=str(settings.duckdb_path))
-    return dlt.pipeline(
-        pipeline_name=f"{PIPELINE_NAME}_{settings.raw_schema}",
-        pipelines_dir=str(settings.data_dir / "dlt_pipelines"),
-        destination=destination,
-        dataset_name=settings.raw_schema,
-    )
+    """The dlt pipeline of the landed pushes (pipelines/raw_destination.py)."""
+    return raw_schema_pipeline(settings, PIPELINE_NAME)
 
 
 @dlt.source(name="landed_pushes", max_table_nesting=0)
@@ -206,7 +187,7 @@ def load_landed_pushes(settings: Settings, *, rotate_pii_key: bool = False) -> L
         files=row_counts.get(LOADED_FILES_TABLE, 0),
         rows=row_counts.get(PUSHES_TABLE, 0),
         seconds=time.perf_counter() - started,
-        destination=_describe_destination(settings),
+        destination=describe_destination(settings),
         malformed_lines=sum(
             set_aside_line_count(settings.quarantine_dir, load_id)
             for load_id in trace.last_extract_info.loads_ids
@@ -244,15 +225,6 @@ def _ensure_push_id_index(pipeline: dlt.Pipeline, settings: Settings) -> None:
         client.execute_sql(
             f"CREATE UNIQUE INDEX IF NOT EXISTS {PUSHES_TABLE}_push_id_key ON {table} (push_id)"
         )
-
-
-def _postgres_credentials(settings: Settings) -> PostgresCredentials:
-    credentials = PostgresCredentials()
-    credentials.parse_native_representation(settings.postgres_url)
-    # dlt requires a password; servers with trust or peer authentication need none.
-    if credentials.password is None:
-        credentials.password = ""
-    return credentials
 
 
 def _loaded_source_files(pipeline: dlt.Pipeline) -> set[str]:
@@ -380,9 +352,3 @@ def _loaded_files_rows(
         },
         schema=LOADED_FILES_SCHEMA,
     )
-
-
-def _describe_destination(settings: Settings) -> str:
-    if settings.warehouse == "postgres":
-        return f"postgres schema {settings.raw_schema}"
-    return f"{settings.duckdb_path} ({settings.raw_schema})"
