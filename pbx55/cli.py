@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 import traceback
+from datetime import date
 
 from foundation.settings import ConfigurationError, Settings
 from pipelines.warehouse_lock import WarehouseBusy
@@ -59,6 +60,37 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         _load(args, settings)
         _build(args, settings)
         return _publish(args, settings)
+
+
+def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.bi_copy import publish_bi_copy
+    from pipelines.dbt_runner import build_models
+    from pipelines.report_api.pull import (
+        ReportPullFailedError,
+        days_between,
+        days_to_reconcile,
+        pull_report_days,
+    )
+    from pipelines.warehouse_lock import warehouse_writer
+
+    days = days_to_reconcile(settings)
+    if args.from_day or args.to_day:
+        days = days_between(args.from_day or args.to_day, args.to_day or days[-1])
+    failure = None
+    # The steps of the Dagster job `reconcile_report_days`; the answers are fetched before the
+    # writer lock is taken, so a slow API never holds up the loads of pushes.
+    try:
+        summary = pull_report_days(settings, days)
+    except ReportPullFailedError as error:
+        summary, failure = error.summary, error
+    print(summary)
+    if summary.loaded:
+        with warehouse_writer(settings, "pbx55 reconcile"):
+            build_models(settings)
+            publish_bi_copy(settings)
+    if failure is not None:
+        raise failure
+    return 0
 
 
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
@@ -130,6 +162,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, calls=args.calls)
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day as YYYY-MM-DD: {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pbx55", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -160,6 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
             help="rebuild every incremental model from the whole raw history "
             "(after changing model logic or upgrading pbx55)",
         )
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="pull the report API's days (today and PBX55_REPORT_API_LOOKBACK_DAYS before it, "
+        "or --from/--to), then build and publish (what the Dagster job reconcile_report_days does)",
+    )
+    reconcile.add_argument(
+        "--from", dest="from_day", type=_day, help="first local day to pull, YYYY-MM-DD"
+    )
+    reconcile.add_argument(
+        "--to", dest="to_day", type=_day, help="last local day to pull (default: today)"
+    )
+    reconcile.set_defaults(handler=_reconcile)
     rebuild = commands.add_parser(
         "rebuild",
         help="recreate the warehouse from the landing files: load, build --full-refresh, publish",

@@ -1,8 +1,8 @@
 """Expected failures of the loader, dbt and the BI copy: one line naming what to fix, a status.
 
-A missing or changed PII key, an unreachable Postgres or a failed dbt build is no bug of pbx55:
-`pbx55` prints one line for it (the traceback only with `-v`) and exits with a status a
-supervisor can tell apart (README, "Commands"). An error matched here may sit anywhere in the
+A missing or changed PII key, an unreachable Postgres, a failed dbt build or a report API that
+does not answer is no bug of pbx55: `pbx55` prints one line for it (the traceback only with `-v`)
+and exits with a status a supervisor can tell apart (README, "Commands"). An error matched here may sit anywhere in the
 chain of causes: dlt and dbt wrap what they raise.
 """
 
@@ -17,6 +17,7 @@ from foundation.settings import Settings
 EXIT_CONFIGURATION = 2
 EXIT_WAREHOUSE_UNREACHABLE = 4
 EXIT_BUILD_FAILED = 5
+EXIT_REPORT_API_FAILED = 6
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ def expected_failure(error: BaseException, settings: Settings) -> ExpectedFailur
     from pipelines.dbt_runner import DbtRunError
     from pipelines.loader.personal_data import MissingPiiKeyError
     from pipelines.loader.pii_key_record import PiiKeyMismatchError
+    from pipelines.report_api.pull import ReportPullFailedError
 
     chain = list(_causes(error))
     # Unreachable first: dbt or dlt failing because the server is down is that, not a dbt bug.
@@ -55,6 +57,8 @@ def expected_failure(error: BaseException, settings: Settings) -> ExpectedFailur
             return ExpectedFailure(str(cause), EXIT_CONFIGURATION)
         if isinstance(cause, DbtRunError):
             return ExpectedFailure(str(cause), EXIT_BUILD_FAILED)
+        if isinstance(cause, ReportPullFailedError):
+            return ExpectedFailure(str(cause), EXIT_REPORT_API_FAILED)
     return None
 
 

@@ -3,6 +3,9 @@
 - `load_landed_pushes` (job): the load into `pbx55_raw.pushes`, then everything downstream of it
   (the dbt models and the BI copy); started by `sealed_landing_files_sensor`. `pbx55 run` does
   the same steps without Dagster.
+- `reconcile_report_days` (job, partitioned by local day): the report API pull of the days,
+  then the models and the BI copy; on two schedules once the API is configured
+  (report_assets.py). `pbx55 reconcile` does the same steps without Dagster.
 - `hourly_refresh` (job, `hourly_refresh_schedule`): raw retention, then the models again so
   time-dependent flags (calls still waiting for a final push become incomplete) move on.
 - Every job runs its steps in one process, one after the other, and carries the warehouse
@@ -24,6 +27,11 @@ from pipelines.orchestration.raw_assets import (
     raw_pushes,
     raw_retention,
 )
+from pipelines.orchestration.report_assets import (
+    RECONCILE_JOB,
+    build_report_assets,
+    build_report_schedules,
+)
 from pipelines.orchestration.resources import JOB_TAGS, build_resources
 from pipelines.orchestration.serving_assets import build_bi_serving_copy
 
@@ -33,6 +41,7 @@ REFRESH_JOB = "hourly_refresh"
 def build_definitions(settings: Settings) -> dg.Definitions:
     dbt_models = build_dbt_assets()
     bi_serving_copy = build_bi_serving_copy(dbt_models)
+    report_days = build_report_assets(settings)
     # The whole dbt project, seeds included (they are not downstream of the raw pushes).
     models_and_serving = dg.AssetSelection.assets(dbt_models, bi_serving_copy)
     load_job = dg.define_asset_job(
@@ -41,6 +50,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         tags=JOB_TAGS,
         description="Load sealed landing files, then build the models and the BI copy.",
     )
+    reconcile_job = dg.define_asset_job(
+        RECONCILE_JOB,
+        selection=dg.AssetSelection.assets(report_days) | models_and_serving,
+        tags=JOB_TAGS,
+        description="Pull the report API's days, then build the models and the BI copy.",
+    )
     refresh_job = dg.define_asset_job(
         REFRESH_JOB,
         selection=dg.AssetSelection.assets(raw_retention) | models_and_serving,
@@ -48,9 +63,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         description="Retention of raw data, then the models again for time-dependent flags.",
     )
     return dg.Definitions(
-        assets=with_freshness_policies([raw_pushes, raw_retention, dbt_models, bi_serving_copy]),
-        jobs=[load_job, refresh_job],
-        sensors=[build_landing_sensor(settings), *build_alert_sensors([LOAD_JOB, REFRESH_JOB])],
+        assets=with_freshness_policies(
+            [raw_pushes, raw_retention, report_days, dbt_models, bi_serving_copy]
+        ),
+        jobs=[load_job, reconcile_job, refresh_job],
+        sensors=[
+            build_landing_sensor(settings),
+            *build_alert_sensors([LOAD_JOB, RECONCILE_JOB, REFRESH_JOB]),
+        ],
         schedules=[
             dg.ScheduleDefinition(
                 name="hourly_refresh_schedule",
@@ -58,7 +78,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 cron_schedule="5 * * * *",
                 execution_timezone=settings.timezone,
                 default_status=dg.DefaultScheduleStatus.RUNNING,
-            )
+            ),
+            *build_report_schedules(settings, reconcile_job),
         ],
         resources=build_resources(settings),
         executor=dg.in_process_executor,

@@ -103,6 +103,13 @@ def days_to_reconcile(settings: Settings, today: date | None = None) -> list[dat
     ]
 
 
+def days_between(first: date, last: date) -> list[date]:
+    """Every day from `first` to `last`, both included; a message if they are the wrong way."""
+    if last < first:
+        raise ConfigurationError(f"the last day {last} is before the first day {first}")
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
 def pull_report_days(settings: Settings, days: Sequence[date]) -> PullSummary:
     """Fetch and load every configured central's reports for `days`.
 
