@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,14 @@ def test_the_environment_of_settings_gives_the_same_settings_back(settings: Sett
         retention_days=30,
         dagster_postgres_url="postgresql://dagster:secret@127.0.0.1:5432/dagster",
         sensor_interval_s=5,
+        report_api_url="https://reportapi01.example.com:50500",
+        report_api_keys=(("1000", "k1-1234567890123"), ("2047", "k2-1234567890123")),
+        report_api_lookback_days=0,
+        report_api_timeout_s=180.0,
+        report_api_retries=0,
+        report_api_backoff_s=0.5,
+        report_api_verify_tls=False,
+        report_api_first_day=dt.date(2025, 6, 1),
     )
     assert Settings.from_env(changed.as_environment()) == changed
     assert Settings.from_env(settings.as_environment()) == settings
@@ -57,3 +67,39 @@ def test_a_postgres_url_that_is_no_url_is_refused_without_echoing_it(env: dict[s
     with pytest.raises(ValueError, match="PBX55_POSTGRES_URL") as refused:
         Settings.from_env(env | {"PBX55_POSTGRES_URL": "host=db password=sekrit"})
     assert "sekrit" not in str(refused.value)
+
+
+def test_report_api_keys_are_central_key_pairs_and_errors_never_quote_a_key(
+    env: dict[str, str],
+) -> None:
+    api = {"PBX55_REPORT_API_URL": "https://reportapi01.example.com:50500"}
+    settings = Settings.from_env(env | api | {"PBX55_REPORT_API_KEYS": " 1000=abc-1 ,2047=def-2"})
+    assert settings.report_api_keys == (("1000", "abc-1"), ("2047", "def-2"))
+    assert "abc-1" not in repr(settings)
+    for keys, problem in (
+        ("1000=secret-key-1,secret-key-2", "entry 2 of 2 is not central_id=key"),
+        ("1000=secret-key-1,1000=secret-key-2", "entry 2 of 2 repeats a central_id"),
+        ("1000=secret key", "entry 1 of 1 contains whitespace"),
+    ):
+        with pytest.raises(ValueError, match=problem) as refused:
+            Settings.from_env(env | api | {"PBX55_REPORT_API_KEYS": keys})
+        assert "secret" not in str(refused.value)
+
+
+def test_the_report_api_needs_both_its_url_and_its_keys(env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="PBX55_REPORT_API_URL is set but PBX55_REPORT_API_KEYS"):
+        Settings.from_env(env | {"PBX55_REPORT_API_URL": "https://reportapi01.example.com"})
+    with pytest.raises(ValueError, match="PBX55_REPORT_API_KEYS is set but PBX55_REPORT_API_URL"):
+        Settings.from_env(env | {"PBX55_REPORT_API_KEYS": "1000=abc"})
+
+
+def test_report_api_tls_verification_is_on_off_or_a_ca_bundle(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    for value, expected in (("", True), ("TRUE", True), ("false", False), (str(bundle), bundle)):
+        environ = env | {"PBX55_REPORT_API_VERIFY_TLS": value}
+        assert Settings.from_env(environ).report_api_verify_tls == expected
+    with pytest.raises(ValueError, match="PBX55_REPORT_API_VERIFY_TLS must be true, false or"):
+        Settings.from_env(env | {"PBX55_REPORT_API_VERIFY_TLS": str(tmp_path / "missing.pem")})
