@@ -120,8 +120,11 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.loader.retention import purge_expired
+    from pipelines.report_api.pull import delete_report_days_before
 
-    print(purge_expired(settings))
+    summary = purge_expired(settings)
+    report_rows = delete_report_days_before(settings, summary.cutoff.date())
+    print(f"{summary}, {report_rows} report API rows")
     return 0
 
 

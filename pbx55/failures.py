@@ -2,8 +2,8 @@
 
 A missing or changed PII key, an unreachable Postgres, a failed dbt build or a report API that
 does not answer is no bug of pbx55: `pbx55` prints one line for it (the traceback only with `-v`)
-and exits with a status a supervisor can tell apart (README, "Commands"). An error matched here may sit anywhere in the
-chain of causes: dlt and dbt wrap what they raise.
+and exits with a status a supervisor can tell apart (README, "Commands"). An error matched here
+may sit anywhere in the chain of causes: dlt and dbt wrap what they raise.
 """
 
 from __future__ import annotations

@@ -39,16 +39,18 @@ class PurgeSummary:
         )
 
 
-def purge_expired(settings: Settings, *, now: dt.datetime | None = None) -> PurgeSummary:
-    """Delete landing partitions and raw rows received before the retention cutoff.
-
-    The cutoff is midnight UTC `retention_days` days ago, so landing partitions (whole UTC
-    days) and raw rows expire together.
-    """
+def retention_cutoff(settings: Settings, now: dt.datetime | None = None) -> dt.datetime:
+    """Midnight UTC `retention_days` days ago: landing partitions (whole UTC days) and raw rows
+    expire together."""
     now = now or dt.datetime.now(dt.UTC)
-    cutoff = dt.datetime.combine(
+    return dt.datetime.combine(
         (now - dt.timedelta(days=settings.retention_days)).date(), dt.time(), tzinfo=dt.UTC
     )
+
+
+def purge_expired(settings: Settings, *, now: dt.datetime | None = None) -> PurgeSummary:
+    """Delete landing partitions and raw rows received before `retention_cutoff`."""
+    cutoff = retention_cutoff(settings, now)
     with warehouse_writer(settings, "raw retention"):
         partitions = _expired_partitions(settings, cutoff.date())
         for directory in partitions:

@@ -13,6 +13,7 @@ from foundation.settings import RAW_SCHEMA, Settings
 from pipelines.loader.load import PUSHES_TABLE, load_landed_pushes
 from pipelines.loader.retention import purge_expired
 from pipelines.orchestration.resources import WAREHOUSE_POOL, retried_when_busy
+from pipelines.report_api.pull import delete_report_days_before
 
 LOAD_JOB = "load_landed_pushes"
 LANDING_SENSOR = "sealed_landing_files_sensor"
@@ -61,7 +62,7 @@ def raw_pushes(context: dg.AssetExecutionContext, pbx55_settings: dg.ResourcePar
     kinds={"python"},
     description=(
         "Deletes landing files and raw rows received more than PBX55_RAW_RETENTION_DAYS days "
-        "ago (400 by default)."
+        "ago (400 by default), and report API rows of days that old."
     ),
 )
 def raw_retention(
@@ -69,12 +70,14 @@ def raw_retention(
 ) -> dg.MaterializeResult:
     with retried_when_busy(pbx55_settings):
         summary = purge_expired(pbx55_settings)
-    context.log.info(str(summary))
+        report_rows = delete_report_days_before(pbx55_settings, summary.cutoff.date())
+    context.log.info(f"{summary}, {report_rows} report API rows")
     return dg.MaterializeResult(
         metadata={
             "cutoff": summary.cutoff.isoformat(),
             "partitions_deleted": summary.partitions_deleted,
             "rows_deleted": summary.rows_deleted,
+            "report_rows_deleted": report_rows,
         }
     )
 

@@ -230,3 +230,32 @@ def _delete_superseded_rows(pipeline: dlt.Pipeline, report_day: ReportDay, load_
                 )
             except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
                 continue  # no pull has had rows for this table yet
+
+
+def delete_report_days_before(settings: Settings, cutoff: date) -> int:
+    """Retention (PBX55_RAW_RETENTION_DAYS): delete report rows and pulls of days before `cutoff`.
+
+    The rows hold callers' numbers and documents as the API sent them, so they expire with the
+    raw pushes; returns how many rows went.
+    """
+    deleted = 0
+    with (
+        warehouse_writer(settings, "raw retention"),
+        raw_schema_pipeline(settings, PIPELINE_NAME).sql_client() as client,
+    ):
+        for table in (*ROW_TABLES, PULLS_TABLE):
+            qualified = client.make_qualified_table_name(table)
+            try:
+                with client.begin_transaction():
+                    counted = client.execute_sql(
+                        f"SELECT count(*) FROM {qualified} WHERE report_day < %s",  # noqa: S608
+                        cutoff,
+                    )
+                    client.execute_sql(
+                        f"DELETE FROM {qualified} WHERE report_day < %s",  # noqa: S608
+                        cutoff,
+                    )
+            except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
+                continue  # the report API was never pulled into this table
+            deleted += int(counted[0][0])
+    return deleted
