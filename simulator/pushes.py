@@ -76,6 +76,16 @@ class Push:
         return self.stage in FINAL_STAGES
 
 
+def recording_url(day: SimulatedDay, leg: Leg) -> str:
+    """Where the platform keeps a leg's recording: pushes and the report API name the same URL."""
+    started = day.local_datetime(leg.started_at)
+    return (
+        f"https://sip1.55pbx.com/webphone-{leg.central.central_id}/{started:%Y/%m/%d}/"
+        f"audio-{started:%Y-%m-%d_%H-%M-%S}-{leg.agent.branch_mask if leg.agent else 0}"
+        f"-{leg.call_id}.wav"
+    )
+
+
 def call_type_word(leg: Leg, rng: random.Random) -> str:
     word = CALL_TYPE_WORDS[(leg.kind, leg.central.language)]
     return word.upper() if rng.random() < 0.05 else word
@@ -185,7 +195,7 @@ class _PushRenderer:
             "call_time": leg.talk_seconds if final else 0,
             "call_duration": leg.duration_seconds if final else 0,
             "call_time_waiting": self._wait_so_far(leg, stage),
-            "call_url_audio": self._recording_url(leg) if final and leg.has_recording else "",
+            "call_url_audio": recording_url(self.day, leg) if final and leg.has_recording else "",
             "call_tax": leg.tax_per_minute if final else Decimal("0"),
             "call_tax_type": leg.tax_type if final else "",
             "call_cost": leg.cost if final else Decimal("0"),
@@ -269,16 +279,8 @@ class _PushRenderer:
         spelling = self.rng.choices(["Opcao - {}", "Opção - {}", " opcao - {} "], [8, 1, 1])[0]
         return spelling.format(leg.ivr_option)
 
-    def _recording_url(self, leg: Leg) -> str:
-        started = self.day.local_datetime(leg.started_at)
-        return (
-            f"https://sip1.55pbx.com/webphone-{leg.central.central_id}/{started:%Y/%m/%d}/"
-            f"audio-{started:%Y-%m-%d_%H-%M-%S}-{leg.agent.branch_mask if leg.agent else 0}"
-            f"-{leg.call_id}.wav"
-        )
-
     def _audio_file(self, leg: Leg) -> str:
-        return self._recording_url(leg).rsplit("/", 1)[1]
+        return recording_url(self.day, leg).rsplit("/", 1)[1]
 
     # ---- spelling --------------------------------------------------------------------------
 
