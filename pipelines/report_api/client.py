@@ -82,7 +82,9 @@ class ReportApiClient:
                 "verified for %s (prefer a CA bundle path)",
                 self._host,
             )
+        # Given with every request: requests lets REQUESTS_CA_BUNDLE override a session's own.
         verify = settings.report_api_verify_tls
+        self._verify: bool | str = verify if isinstance(verify, bool) else str(verify)
         http = Client(
             request_timeout=settings.report_api_timeout_s,
             raise_for_status=False,
@@ -90,7 +92,6 @@ class ReportApiClient:
             request_max_attempts=settings.report_api_retries + 1,
             request_backoff_factor=settings.report_api_backoff_s,
             request_max_retry_delay=max(60.0, settings.report_api_backoff_s),
-            session_attrs={"verify": str(verify) if not isinstance(verify, bool) else verify},
         )
         self._rest = RESTClient(
             base_url=(settings.report_api_url or "").rstrip("/"),
@@ -105,7 +106,7 @@ class ReportApiClient:
     def fetch(self, report: str, day: date) -> Any:
         where = f"report API {report} of {day} for central {self.central_id} ({self._host})"
         try:
-            response = self._rest.get(report_path(report, day, self._timezone))
+            response = self._rest.get(report_path(report, day, self._timezone), verify=self._verify)
         except requests.exceptions.SSLError:
             raise ReportApiError(
                 f"{where}: its TLS certificate does not verify; give the CA bundle in "
