@@ -107,3 +107,31 @@ def _read_all(descriptor: int) -> str:
             break
         chunks.append(chunk)
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_reconcile_without_the_report_api_configured_names_the_settings(env):
+    result = pbx55("reconcile", env=env)
+
+    assert result.returncode == 2
+    assert "set PBX55_REPORT_API_URL and PBX55_REPORT_API_KEYS" in _failure_line(result)
+
+
+def test_a_report_api_that_cannot_be_reached_is_one_line_per_day_and_exit_6(env):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    key = "9f1c2d3e-0000-4000-8000-000000000000-1234567890123"
+    api = {
+        "PBX55_REPORT_API_URL": f"http://127.0.0.1:{port}",
+        "PBX55_REPORT_API_KEYS": f"1000={key}",
+        "PBX55_REPORT_API_RETRIES": "0",
+    }
+
+    result = pbx55("reconcile", "--from", "2026-05-11", "--to", "2026-05-12", env=env | api)
+
+    assert result.returncode == 6
+    line = _failure_line(result)
+    assert "2 report days could not be pulled" in line
+    assert "report API report_02 of 2026-05-11 for central 1000" in line
+    assert "cannot connect after every retry; check PBX55_REPORT_API_URL" in line
+    assert key not in result.stdout + result.stderr
