@@ -98,3 +98,8 @@
         )
     {%- endif %}
 {%- endmacro %}
+
+{# The instant (timestamptz) of a wall time in the reporting time zone (var `timezone`). #}
+{% macro reporting_time_to_utc(expression) -%}
+    ({{ expression }} at time zone '{{ var("timezone") }}')
+{%- endmacro %}
