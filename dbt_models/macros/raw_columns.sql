@@ -5,9 +5,18 @@
     give the column themselves.
 #}
 {% macro raw_column_or_null(column, data_type) -%}
+    {{ column_or_null(source('pbx55_raw', 'pushes'), column, data_type) }}
+{%- endmacro %}
+
+{#
+    `column` of `relation`, or null where the relation lacks it: a raw table from before a
+    loader wrote the column, or an incremental model's own table from before the column was
+    added (on_schema_change appends it only after the model's query ran).
+#}
+{% macro column_or_null(relation, column, data_type) -%}
     {%- set present = true -%}
     {%- if execute and model.resource_type != 'unit_test' -%}
-        {%- set columns = adapter.get_columns_in_relation(source('pbx55_raw', 'pushes')) -%}
+        {%- set columns = adapter.get_columns_in_relation(relation) -%}
         {%- set present = column in columns | map(attribute='name') | map('lower') | list -%}
     {%- endif -%}
     {%- if present -%}
