@@ -15,22 +15,28 @@
     case
         when {{ regex_matches(expression, "'^[0-9]{1,5}:[0-5][0-9]:[0-5][0-9]$'") }}
             then
-                cast({{ dbt.split_part(expression, "':'", 1) }} as {{ dbt.type_bigint() }}) * 3600
-                + cast({{ dbt.split_part(expression, "':'", 2) }} as {{ dbt.type_bigint() }}) * 60
-                + cast({{ dbt.split_part(expression, "':'", 3) }} as {{ dbt.type_bigint() }})
-        else {{ report_count(expression) }}
+                cast(split_part({{ expression }}, ':', 1) as {{ dbt.type_bigint() }}) * 3600
+                + cast(split_part({{ expression }}, ':', 2) as {{ dbt.type_bigint() }}) * 60
+                + cast(split_part({{ expression }}, ':', 3) as {{ dbt.type_bigint() }})
+        {{ report_whole_number_branch(expression) }}
+    end
+{%- endmacro %}
+
+{# A whole number sent as digits (report_whole_number_branch). #}
+{% macro report_count(expression) -%}
+    case
+        {{ report_whole_number_branch(expression) }}
     end
 {%- endmacro %}
 
 {#
-    A whole number sent as digits, `12`, `12.0` or `12,0` (a JSON number arrives as its literal),
-    below 10^9 like the pushes' durations: other fractions and other text stay untyped.
+    The `when` branch of a whole number sent as digits, `12`, `12.0` or `12,0` (a JSON number
+    arrives as its literal), below 10^9 like the pushes' durations: other fractions and other
+    text stay untyped.
 #}
-{% macro report_count(expression) -%}
-    case
-        when {{ regex_matches(expression, "'^[0-9]{1,9}([.,]0+)?$'") }}
-            then cast(regexp_replace({{ expression }}, '[.,]0+$', '') as {{ dbt.type_bigint() }})
-    end
+{% macro report_whole_number_branch(expression) -%}
+    when {{ regex_matches(expression, "'^[0-9]{1,9}([.,]0+)?$'") }}
+        then cast(regexp_replace({{ expression }}, '[.,]0+$', '') as {{ dbt.type_bigint() }})
 {%- endmacro %}
 
 {# A percentage, `85`, `85.5`, `85,5` or `85.5%`, as a ratio 0-1 with 4 decimals. #}

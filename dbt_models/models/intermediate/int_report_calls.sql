@@ -85,7 +85,7 @@ ranked as (
         *,
         row_number() over (
             partition by central_id, call_id, is_voice_bot_entry
-            order by pulled_at desc, report_day desc, row_in_answer
+            order by pulled_at desc, report_day desc, row_in_answer asc
         ) as entry_rank
     from current_rows
 
@@ -140,10 +140,13 @@ listed as (
         first_own_rows.did,
         first_own_rows.caller_ddd,
         -- A call listed only by the voice bot is placed by the bot's entry.
-        case when first_own_rows.call_id is not null then first_own_rows.started_at else first_voice_bot_rows.started_at end
-            as started_at,
         case
-            when first_own_rows.call_id is not null then first_own_rows.started_at_utc else first_voice_bot_rows.started_at_utc
+            when first_own_rows.call_id is not null then first_own_rows.started_at
+            else first_voice_bot_rows.started_at
+        end as started_at,
+        case
+            when first_own_rows.call_id is not null then first_own_rows.started_at_utc
+            else first_voice_bot_rows.started_at_utc
         end as started_at_utc,
         first_own_rows.ivr_seconds,
         first_own_rows.wait_seconds,

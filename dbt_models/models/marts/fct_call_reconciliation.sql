@@ -87,43 +87,50 @@ call_rows as (
 
 ),
 
+voice_bot_entries as (
+
+    -- The voice bot's entries of a call (its second row in the report), on the call's day.
+    select
+        reported.*,
+        calls.final_state_source,
+        coalesce(calls.reported_date, reported.reported_date) as entry_reported_date
+    from reported
+    left join {{ ref('fct_calls') }} as calls
+        on reported.central_id = calls.central_id and reported.call_id = calls.call_id
+    where reported.voice_bot_entries > 0
+
+),
+
 voice_bot_rows as (
 
-    -- The voice bot's entry of a call (its second row in the report), on the call's day.
     select
-        reported.central_id,
-        reported.call_id,
+        central_id,
+        call_id,
         true as is_voice_bot_entry,
-        coalesce(calls.reported_date, reported.reported_date) as reported_date,
+        entry_reported_date as reported_date,
         'inbound' as call_kind,
-        calls.final_state_source,
+        final_state_source,
         false as in_pushes,
         true as in_report,
         cast(null as {{ dbt.type_bigint() }}) as push_count,
         cast(null as boolean) as has_final_push,
         cast(null as timestamptz) as pushed_ended_at,
         cast(null as {{ dbt.type_string() }}) as push_outcome,
-        reported.voice_bot_outcome as report_outcome,
+        voice_bot_outcome as report_outcome,
         cast(null as {{ dbt.type_bigint() }}) as push_wait_seconds,
-        reported.voice_bot_wait_seconds as report_wait_seconds,
+        voice_bot_wait_seconds as report_wait_seconds,
         cast(null as {{ dbt.type_bigint() }}) as push_talk_seconds,
-        reported.voice_bot_talk_seconds as report_talk_seconds,
+        voice_bot_talk_seconds as report_talk_seconds,
         cast(null as {{ dbt.type_string() }}) as push_queue,
-        reported.voice_bot_queue as report_queue,
+        voice_bot_queue as report_queue,
         cast(null as {{ dbt.type_string() }}) as push_branch_mask,
         cast(null as {{ dbt.type_string() }}) as report_branch_mask,
-        reported.report_day,
-        reported.has_parse_errors as dq_report_parse_errors
-    from reported
-    left join {{ ref('fct_calls') }} as calls
-        on reported.central_id = calls.central_id and reported.call_id = calls.call_id
-    where
-        reported.voice_bot_entries > 0
-        {% if is_incremental() %}
-            and coalesce(calls.reported_date, reported.reported_date) in (
-                {{ rebuilt_reported_dates(rebuilt_by) }}
-            )
-        {% endif %}
+        report_day,
+        has_parse_errors as dq_report_parse_errors
+    from voice_bot_entries
+    {% if is_incremental() %}
+        where entry_reported_date in ({{ rebuilt_reported_dates(rebuilt_by) }})
+    {% endif %}
 
 ),
 

@@ -24,22 +24,28 @@ pulled_days as (
 
 ),
 
-ours as (
+calls_on_pulled_days as (
 
-    select
-        calls.reported_date,
-        calls.central_id,
-        calls.branch_mask,
-        {{ counts['answered_legs'] }} as answered_legs,
-        {{ counts['answered_talk_seconds'] }} as answered_talk_seconds,
-        sum(case when calls.call_kind = 'inbound' and calls.is_answered then 1 else 0 end)
-            as answered_inbound_legs,
-        {{ counts['calls_from_report'] }} as calls_from_report
+    select calls.*
     from ({{ rows_on_rebuilt_days('fct_calls', rebuilt_by=rebuilt_by) }}) as calls
     inner join pulled_days
         on calls.central_id = pulled_days.central_id and calls.reported_date = pulled_days.report_day
     where calls.branch_mask is not null
-    group by calls.reported_date, calls.central_id, calls.branch_mask
+
+),
+
+ours as (
+
+    select
+        reported_date,
+        central_id,
+        branch_mask,
+        {{ counts['answered_legs'] }} as answered_legs,
+        {{ counts['answered_talk_seconds'] }} as answered_talk_seconds,
+        sum(case when call_kind = 'inbound' and is_answered then 1 else 0 end) as answered_inbound_legs,
+        {{ counts['calls_from_report'] }} as calls_from_report
+    from calls_on_pulled_days
+    group by reported_date, central_id, branch_mask
 
 ),
 

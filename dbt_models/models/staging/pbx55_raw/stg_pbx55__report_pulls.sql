@@ -50,6 +50,13 @@ ranked as (
         on pulls._dlt_load_id = complete_loads.load_id
     where pulls.central_id is not null and pulls.report_day is not null
 
+),
+
+current_pulls as (
+
+    select * from ranked
+    where recency = 1
+
 )
 
 select
@@ -62,16 +69,14 @@ select
     agent_rows,
     api_host,
     {{ run_started_at_utc() }} as staged_at
-from ranked
-where
-    recency = 1
-    {% if is_incremental() %}
-        and not exists (
-            select 1 from {{ this }} as staged
-            where
-                staged.central_id = ranked.central_id
-                and staged.report_day = ranked.report_day
-                and staged.pull_load_id = ranked._dlt_load_id
-                and staged.pulled_at = ranked.pulled_at
-        )
-    {% endif %}
+from current_pulls
+{% if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as staged
+        where
+            staged.central_id = current_pulls.central_id
+            and staged.report_day = current_pulls.report_day
+            and staged.pull_load_id = current_pulls._dlt_load_id
+            and staged.pulled_at = current_pulls.pulled_at
+    )
+{% endif %}
