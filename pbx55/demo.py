@@ -1,12 +1,16 @@
 """`pbx55 demo` (what `make demo` runs): a simulated day of a call centre, end to end.
 
 1. Start the real receiver (`python -m pbx55.cli serve`) on a free loopback port.
-2. Send it a simulated day through HTTP, the vendor's quirks included, and keep the ground truth.
+2. Send it a simulated day through HTTP, the vendor's quirks included, and keep the ground truth;
+   from `DEMO_OUTAGE` the receiver is down for 45 minutes, so the pushes of that window are lost.
 3. SIGTERM the receiver, which seals its landing files.
-4. Materialize every Dagster asset in-process (dlt load, dbt models and tests, BI copy) with
-   DAGSTER_HOME under the data directory, so the runs show up later in `make dev`.
-5. Print the day's KPIs from the BI copy, how far the warehouse agrees with the ground truth,
-   and where everything is.
+4. Run the Dagster job `load_landed_pushes` in-process (dlt load, dbt models and tests, BI copy)
+   with DAGSTER_HOME under the data directory, so the runs show up later in `make dev`, and
+   print the day's KPIs as the pushes alone tell them.
+5. Serve the day's report API from the simulator (`simulator.report_api`) and run the Dagster job
+   `reconcile_report_days` for the day: the pull, the models again, the BI copy. Print the
+   coverage (how many of the report's calls the pushes had) and the KPIs after reconciliation.
+6. Print how far the warehouse agrees with the ground truth, and where everything is.
 
 Re-running adds another day: each run simulates the day before the earliest day a previous demo
 simulated (the first run simulates yesterday), so the history, the weekday heatmap and the
@@ -29,7 +33,7 @@ from pathlib import Path
 
 from foundation.settings import DEMO_PII_KEY, Settings
 from pbx55.receiver_process import running_receiver
-from simulator import SimulationConfig, run_simulation
+from simulator import Outage, SimulationConfig, run_simulation
 from simulator.compare import (
     compare_calls,
     compare_journeys,
@@ -37,13 +41,17 @@ from simulator.compare import (
     fct_journeys_rows,
 )
 from simulator.model import day_type
+from simulator.report_api import running_report_api, simulated_api_keys
 
 # Only ever sent to the receiver this process starts on 127.0.0.1.
 DEMO_TOKEN = "pbx55-demo-token-not-secret"  # noqa: S105 - a published demo value, like DEMO_PII_KEY
 # A Saturday or a Sunday is a quieter day than the weekday `calls` describes.
 DAY_TYPE_VOLUME = {"weekday": 1.0, "saturday": 0.45, "sunday": 0.25}
 INBOUND_HEADER = ["central", "inbound", "offered", "answered", "abandoned", "IVR aband.",
-                  "no final", "SL 20 s", "ASA", "wait p90", "abandon %"]  # fmt: skip
+                  "no final", "from report", "SL 20 s", "ASA", "abandon %"]  # fmt: skip
+COVERAGE_HEADER = ["central", "in report", "in pushes", "no push", "no final push", "coverage"]
+# Mid-morning, near the peak: the receiver is down and the platform gives up on those pushes.
+DEMO_OUTAGE = "10:00-10:45"
 
 
 DEMO_DIR = "demo"
@@ -86,8 +94,8 @@ def _record_demo_day(settings: Settings, day: date) -> None:
         handle.write(f"{day}\n")
 
 
-def _materialize_everything(settings: Settings) -> None:
-    """Every asset of the project's Definitions, in this process, recorded in DAGSTER_HOME."""
+def _run_job(settings: Settings, job_name: str, partition_key: str | None = None) -> None:
+    """A job of the project's Definitions, in this process, recorded in DAGSTER_HOME."""
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     import dagster as dg
 
@@ -100,17 +108,17 @@ def _materialize_everything(settings: Settings) -> None:
     # Dagster prints its own console log; without this the root handler prints each line twice.
     logging.getLogger("dagster").propagate = False
     logging.getLogger("alembic").setLevel(logging.WARNING)  # Dagster's storage migrations
-    definitions = build_definitions(settings)
-    job = definitions.resolve_implicit_global_asset_job_def()
+    job = build_definitions(settings).resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
+            partition_key=partition_key,
             tags={"pbx55/source": "demo"},
             # step progress, not Dagster's debug events: the full log is in the UI
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     if not result.success:
-        raise RuntimeError("the Dagster run failed; see the log above")
+        raise RuntimeError(f"the Dagster run of {job_name} failed; see the log above")
 
 
 def _query(path: Path, sql: str, parameters: list[object] | None = None) -> list[dict]:
@@ -146,8 +154,8 @@ def kpi_summary(bi_path: Path, day: date) -> str:
     inbound = _query(
         bi_path,
         "select central_id, inbound_calls, offered, answered, abandoned, abandoned_ivr, "
-        "in_progress + incomplete as unfinished, service_level, asa_seconds, "
-        "answered_wait_p90_seconds, abandon_rate from marts.kpi_daily "
+        "in_progress + incomplete as unfinished, calls_from_report, service_level, asa_seconds, "
+        "abandon_rate from marts.kpi_daily "
         "where reported_date = ? and call_kind = 'inbound' order by central_id",
         [day],
     )
@@ -169,9 +177,9 @@ def kpi_summary(bi_path: Path, day: date) -> str:
                 row["abandoned"],
                 row["abandoned_ivr"],
                 row["unfinished"],
+                row["calls_from_report"],
                 _percent(row["service_level"]),
                 _seconds(row["asa_seconds"]),
-                _seconds(row["answered_wait_p90_seconds"]),
                 _percent(row["abandon_rate"]),
             ]
             for row in inbound
@@ -197,18 +205,45 @@ def kpi_summary(bi_path: Path, day: date) -> str:
     )
 
 
+def coverage_summary(bi_path: Path, day: date) -> str:
+    """How many of the report's calls the pushes had, per central (kpi_reconciliation_daily)."""
+    rows = _query(
+        bi_path,
+        "select central_id, sum(calls_in_report) as in_report, sum(calls_in_both) as in_both, "
+        "sum(missing_from_pushes_calls) as no_push, "
+        "sum(final_push_missing_calls) as no_final_push "
+        "from marts.kpi_reconciliation_daily where reported_date = ? "
+        "group by central_id order by central_id",
+        [day],
+    )
+    return _table(
+        [
+            [
+                row["central_id"],
+                row["in_report"],
+                row["in_both"],
+                row["no_push"],
+                row["no_final_push"],
+                _percent(row["in_both"] / row["in_report"] if row["in_report"] else None),
+            ]
+            for row in rows
+        ],
+        COVERAGE_HEADER,
+    )
+
+
 def _warehouse_agreement(settings: Settings, truth: list[dict[str, object]]) -> str:
     import duckdb
 
     with duckdb.connect(str(settings.bi_duckdb_path), read_only=True) as connection:
-        calls = fct_calls_rows(connection)
+        calls = fct_calls_rows(connection, reconciled=True)
         journeys = fct_journeys_rows(connection)
     # earlier demo days are in the warehouse too; compare this day's calls and journeys
     day_calls = {(str(r["central_id"]), str(r["call_id"])) for r in truth}
     calls = [row for row in calls if (row["central_id"], row["call_id"]) in day_calls]
     journeys = [row for row in journeys if (row["central_id"], row["journey_id"]) in day_calls]
-    journey_differences = compare_journeys(truth, journeys, grace_elapsed=False)
-    lines = [compare_calls(truth, calls, grace_elapsed=False).report()]
+    journey_differences = compare_journeys(truth, journeys, grace_elapsed=False, reconciled=True)
+    lines = [compare_calls(truth, calls, grace_elapsed=False, reconciled=True).report()]
     lines.append(
         f"{len(journeys)} journeys: "
         + ("all agree" if not journey_differences else f"{len(journey_differences)} differ")
@@ -227,10 +262,19 @@ def run_demo(settings: Settings, calls: int = 2000) -> int:
     )
     truth_path = settings.data_dir / "simulations" / f"truth-{day}.jsonl"
     print(f"pbx55 demo: data directory {settings.data_dir}")
-    print(f"1/4 starting the receiver and simulating {day:%A %Y-%m-%d} ({config.calls} contacts)")
+    print(
+        f"1/5 starting the receiver and simulating {day:%A %Y-%m-%d} ({config.calls} contacts); "
+        f"the receiver is down {DEMO_OUTAGE}"
+    )
     with running_receiver(settings.as_environment()) as receiver:
         report = run_simulation(
-            config, url=receiver.push_url, token=settings.tokens[0], truth_path=truth_path
+            config,
+            url=receiver.push_url,
+            token=settings.tokens[0],
+            truth_path=truth_path,
+            outage=Outage.parse(DEMO_OUTAGE),
+            take_down=receiver.stop,
+            bring_up=receiver.start,
         )
     print(report.summary())
     if report.rejected:
@@ -238,12 +282,26 @@ def run_demo(settings: Settings, calls: int = 2000) -> int:
         return 1
     _record_demo_day(settings, day)
 
-    print("2/4 receiver stopped (files sealed); materializing every asset through Dagster")
-    _materialize_everything(settings)
-
-    print("3/4 the day in numbers (from the BI copy)\n")
+    print("2/5 receiver stopped (files sealed); Dagster job load_landed_pushes")
+    _run_job(settings, "load_landed_pushes")
+    print("\nThe day from the pushes alone (the outage's calls missing or unfinished)\n")
     print(kpi_summary(settings.bi_duckdb_path, day))
-    print("\n4/4 warehouse against the simulator's ground truth")
+
+    keys = simulated_api_keys([report.day])
+    with running_report_api([report.day], keys) as api:
+        print(
+            f"\n3/5 the day's report API (simulated at {api.base_url}); Dagster job "
+            "reconcile_report_days"
+        )
+        reconciling = replace(
+            settings, report_api_url=api.base_url, report_api_keys=tuple(keys.items())
+        )
+        _run_job(reconciling, "reconcile_report_days", partition_key=day.isoformat())
+    print("\nCoverage: the report's calls that the pushes had (in report = finished calls)")
+    print(coverage_summary(settings.bi_duckdb_path, day))
+    print("\n4/5 the day after reconciliation (from the BI copy)\n")
+    print(kpi_summary(settings.bi_duckdb_path, day))
+    print("\n5/5 warehouse against the simulator's ground truth")
     print(_warehouse_agreement(settings, report.truth))
     in_demo = f"PBX55_DATA_DIR={settings.data_dir}"
     print(

@@ -2,6 +2,9 @@
 
 The day is compressed: pushes go out in the order the platform would send them, as fast as
 `--rate` and `--concurrency` allow, while their `call_date` values describe the simulated day.
+`--outage HH:MM-HH:MM` plays the receiver being down for that window of the simulated day: its
+pushes are not sent (the receiver here is another process's), and the truth says which calls
+lost what.
 """
 
 from __future__ import annotations
@@ -10,10 +13,14 @@ import argparse
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from foundation.settings import Settings
+
+if TYPE_CHECKING:
+    from simulator import Outage
 
 
 def yesterday_in_sao_paulo() -> date:
@@ -43,7 +50,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="ground truth JSONL (default: $PBX55_DATA_DIR/simulations/truth-<day>-<seed>.jsonl)",
     )
+    parser.add_argument(
+        "--outage",
+        type=_outage,
+        help="HH:MM-HH:MM of the simulated day in which the receiver is down: those pushes "
+        "are lost (an end before the start is the next day)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _outage(text: str) -> Outage:
+    from simulator import Outage
+
+    try:
+        return Outage.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
@@ -76,6 +98,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
         rate=args.rate,
         concurrency=args.concurrency,
         progress=not args.no_progress,
+        outage=args.outage,
     )
     print(report.summary())
     return 0 if report.rejected == 0 else 1

@@ -3,6 +3,14 @@
 Used by the end-to-end test (which requires full agreement) and by the demo (which prints it).
 Values the warehouse cannot know are not compared: the durations, cost and recording of a call
 whose final push never came.
+
+Two modes. From pushes alone (the default): what the receiver acknowledged is what the warehouse
+can know, so a call whose every push was lost in an outage is absent, one whose final push was
+lost there is incomplete, and a transfer link lost there splits the journey. Reconciled
+(`reconciled=True`, after the report API's rows are in): every call the report lists is present,
+with the simulated outcome, wait and talk, `final_state_source` 'pushes' or 'both' when its final
+push was acknowledged and 'report' otherwise, and journeys joined as the report's
+`call_id_origin` says. The reconciled mode needs truth written with delivery results.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ FCT_CALLS_COLUMNS = (
     "has_recording", "caller_ddd", "journey_id", "has_final_push", "push_count",
     "late_push_count",
 )  # fmt: skip
+RECONCILED_COLUMNS = ("final_state_source",)
 
 
 def _rows(connection: Any, table: str, columns: Sequence[str], schema: str) -> list[dict]:
@@ -36,9 +45,13 @@ def _rows(connection: Any, table: str, columns: Sequence[str], schema: str) -> l
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def fct_calls_rows(connection: Any, schema: str = "marts") -> list[dict[str, object]]:
-    """The compared columns of every `fct_calls` row, as dicts (a DuckDB or DB-API connection)."""
-    return _rows(connection, "fct_calls", FCT_CALLS_COLUMNS, schema)
+def fct_calls_rows(
+    connection: Any, schema: str = "marts", *, reconciled: bool = False
+) -> list[dict[str, object]]:
+    """The compared columns of every `fct_calls` row, as dicts (a DuckDB or DB-API connection);
+    `final_state_source` too when `reconciled`."""
+    columns = FCT_CALLS_COLUMNS + (RECONCILED_COLUMNS if reconciled else ())
+    return _rows(connection, "fct_calls", columns, schema)
 
 
 def fct_journeys_rows(connection: Any, schema: str = "marts") -> list[dict[str, object]]:
@@ -50,30 +63,44 @@ def fct_journeys_rows(connection: Any, schema: str = "marts") -> list[dict[str, 
 class Comparison:
     calls_in_truth: int = 0
     calls_in_warehouse: int = 0
+    calls_expected_absent: int = 0  # every push lost, and (reconciled) not in the report
     missing_in_warehouse: list[tuple[str, str]] = field(default_factory=list)
     unexpected_in_warehouse: list[tuple[str, str]] = field(default_factory=list)
+    present_but_expected_absent: list[tuple[str, str]] = field(default_factory=list)
     mismatches: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     journeys_split_or_merged: list[str] = field(default_factory=list)
     calls_differing: set[tuple[str, str]] = field(default_factory=set)
+    reconciled: bool = False
 
     @property
     def agrees(self) -> bool:
         return not (
             self.missing_in_warehouse
             or self.unexpected_in_warehouse
+            or self.present_but_expected_absent
             or self.mismatches
             or self.journeys_split_or_merged
         )
 
     @property
     def calls_agreeing(self) -> int:
-        return self.calls_in_truth - len(self.missing_in_warehouse) - len(self.calls_differing)
+        return (
+            self.calls_in_truth
+            - len(self.missing_in_warehouse)
+            - len(self.calls_differing)
+            - len(self.present_but_expected_absent)
+        )
 
     def report(self, examples: int = 5) -> str:
         lines = [
             f"{self.calls_agreeing}/{self.calls_in_truth} calls agree with the ground truth "
             f"({self.calls_in_warehouse} rows in marts.fct_calls)"
         ]
+        if self.calls_expected_absent:
+            lines.append(
+                f"  {self.calls_expected_absent} calls are rightly absent: no push of theirs was "
+                "acknowledged" + (", and the report does not list them" if self.reconciled else "")
+            )
         if self.missing_in_warehouse:
             lines.append(
                 f"  missing: {len(self.missing_in_warehouse)}, "
@@ -83,6 +110,12 @@ class Comparison:
             lines.append(
                 f"  not in the truth: {len(self.unexpected_in_warehouse)}, "
                 f"e.g. {self.unexpected_in_warehouse[:examples]}"
+            )
+        if self.present_but_expected_absent:
+            lines.append(
+                f"  present though nothing of theirs reached pbx55: "
+                f"{len(self.present_but_expected_absent)}, "
+                f"e.g. {self.present_but_expected_absent[:examples]}"
             )
         for column, found in sorted(self.mismatches.items()):
             lines.append(f"  {column}: {len(found)} differ, e.g. " + "; ".join(found[:examples]))
@@ -99,6 +132,8 @@ def _blank(value: object) -> bool:
 
 
 def _same(actual: object, expected: object) -> bool:
+    if isinstance(expected, frozenset):  # any of these values
+        return actual in expected
     if _blank(actual) or _blank(expected):
         return _blank(actual) and _blank(expected)
     if isinstance(expected, float) or isinstance(actual, float):
@@ -106,15 +141,31 @@ def _same(actual: object, expected: object) -> bool:
     return actual == expected
 
 
+def _final_known_from_pushes(record: Mapping[str, object]) -> bool:
+    return bool(record["has_final_push"]) and not record.get("final_push_lost_in_outage")
+
+
+def expected_in_warehouse(record: Mapping[str, object], *, reconciled: bool = False) -> bool:
+    """False for a call of which nothing reached pbx55: every push lost in the outage and,
+    when reconciled, not in the report either."""
+    every_push_lost = record.get("pushes_acknowledged") == 0 and bool(
+        record.get("pushes_lost_in_outage")
+    )
+    return not every_push_lost or (reconciled and bool(record["in_report"]))
+
+
 def expected_values(
-    record: Mapping[str, object], *, grace_elapsed: bool = True
+    record: Mapping[str, object], *, grace_elapsed: bool = True, reconciled: bool = False
 ) -> dict[str, object]:
     """The fct_calls columns this truth record pins down, under their warehouse names.
 
-    A call whose final push never came is `in_progress` until the grace period after its last
-    push has passed, `incomplete` after; `grace_elapsed` says which applies.
+    A call whose final push never came (or was lost in an outage) is `in_progress` until the
+    grace period after its last push has passed, `incomplete` after; `grace_elapsed` says which
+    applies. `reconciled`: as the warehouse should be once the report API's rows are in (module
+    docstring); a set value means any of its members.
     """
-    outcome = str(record["outcome"])
+    final_known = _final_known_from_pushes(record)
+    outcome = str(record["outcome"]) if final_known else "incomplete"
     if outcome == "incomplete" and not grace_elapsed:
         outcome = "in_progress"
     expected: dict[str, object] = {
@@ -123,9 +174,12 @@ def expected_values(
         "started_at": record["started_at_local"],
         "queue": record["queue"],
         "caller_ddd": record["caller_ddd"],
-        "has_final_push": record["has_final_push"],
+        "has_final_push": final_known,
     }
-    if record["has_final_push"]:
+    outage_losses = bool(record.get("pushes_lost_in_outage"))
+    if outage_losses and not final_known:
+        del expected["queue"]  # the pushes that carried it may be the lost ones
+    if final_known:
         expected |= {
             "branch_mask": record["branch_mask"],
             "wait_seconds": record["wait_seconds"],
@@ -135,12 +189,48 @@ def expected_values(
             "cost": record["cost"],
             "balance_after": record["balance_after"],
             "has_recording": record["has_recording"],
-            "late_push_count": record["late_pushes"],
         }
+        if not outage_losses:
+            expected["late_push_count"] = record["late_pushes"]
     if record.get("pushes_acknowledged") == record["pushes_sent"]:
         # staging drops exact duplicates, so each distinct push counts once
         expected["push_count"] = int(record["pushes_sent"]) - int(record["duplicates_sent"])
+    if not reconciled:
+        return expected
+    if record["in_report"]:
+        if not record["pushes_acknowledged"]:
+            # only the report knows this call: it says nothing of its direction or caller
+            expected = {"started_at": record["started_at_local"]}
+        elif not final_known:
+            del expected["has_final_push"]
+        reconciled_outcome = str(record["reconciled_outcome"])
+        expected |= {
+            "outcome": CONTRACT_OUTCOME.get(reconciled_outcome, reconciled_outcome),
+            "wait_seconds": record["reconciled_wait_seconds"],
+            "talk_seconds": record["reconciled_talk_seconds"],
+        }
+    sources = record["final_state_sources"]
+    if sources:
+        expected["final_state_source"] = frozenset(sources)  # type: ignore[arg-type]
     return expected
+
+
+def _journey_root(
+    record: Mapping[str, object],
+    by_call: Mapping[tuple[str, str], Mapping[str, object]],
+    *,
+    reconciled: bool,
+) -> tuple[str, str]:
+    """The root the warehouse should give the leg: the report's `call_id_origin` when
+    reconciled; from pushes, the first leg up the chain whose link to its predecessor was lost
+    in the outage, else the real root."""
+    central = str(record["central_id"])
+    if reconciled:
+        return central, str(record["journey_root_call_id"])
+    leg = record
+    while leg["transferred_from_call_id"] and not leg.get("transfer_link_lost_in_outage"):
+        leg = by_call[(central, str(leg["transferred_from_call_id"]))]
+    return central, str(leg["call_id"])
 
 
 def compare_calls(
@@ -148,30 +238,41 @@ def compare_calls(
     warehouse_rows: Iterable[Mapping[str, object]],
     *,
     grace_elapsed: bool = True,
+    reconciled: bool = False,
 ) -> Comparison:
     rows = {(str(row["central_id"]), str(row["call_id"])): row for row in warehouse_rows}
-    comparison = Comparison(calls_in_truth=len(truth), calls_in_warehouse=len(rows))
-    truth_keys = {(str(r["central_id"]), str(r["call_id"])) for r in truth}
-    comparison.unexpected_in_warehouse = sorted(set(rows) - truth_keys)
+    by_call = {(str(r["central_id"]), str(r["call_id"])): r for r in truth}
+    expected_present = [r for r in truth if expected_in_warehouse(r, reconciled=reconciled)]
+    present_keys = {(str(r["central_id"]), str(r["call_id"])) for r in expected_present}
+    comparison = Comparison(
+        calls_in_truth=len(truth),
+        calls_in_warehouse=len(rows),
+        calls_expected_absent=len(truth) - len(expected_present),
+        reconciled=reconciled,
+    )
+    comparison.unexpected_in_warehouse = sorted(set(rows) - set(by_call))
+    comparison.present_but_expected_absent = sorted((set(rows) & set(by_call)) - present_keys)
     journeys_by_root: dict[tuple[str, str], set[object]] = defaultdict(set)
     roots_by_journey: dict[object, set[tuple[str, str]]] = defaultdict(set)
-    for record in truth:
+    for record in expected_present:
         key = (str(record["central_id"]), str(record["call_id"]))
         row = rows.get(key)
         if row is None:
             comparison.missing_in_warehouse.append(key)
             continue
-        for column, expected in expected_values(record, grace_elapsed=grace_elapsed).items():
+        expected = expected_values(record, grace_elapsed=grace_elapsed, reconciled=reconciled)
+        for column, value in expected.items():
             actual = row.get(column)
             if column == "started_at" and not _blank(actual):
                 actual = str(actual)[:19]
-            if not _same(actual, expected):
+            if not _same(actual, value):
+                shown = sorted(value) if isinstance(value, frozenset) else value
                 comparison.calls_differing.add(key)
                 comparison.mismatches[column].append(
                     f"{key[1]} ({record['kind']} {record['outcome']}): "
-                    f"warehouse {actual!r}, truth {expected!r}"
+                    f"warehouse {actual!r}, truth {shown!r}"
                 )
-        root = (key[0], str(record["journey_root_call_id"]))
+        root = _journey_root(record, by_call, reconciled=reconciled)
         journeys_by_root[root].add(row.get("journey_id"))
         roots_by_journey[(key[0], row.get("journey_id"))].add(root)
     for root, journey_ids in journeys_by_root.items():
@@ -189,34 +290,41 @@ def compare_calls(
 
 
 def expected_journeys(
-    truth: Sequence[Mapping[str, object]], *, grace_elapsed: bool = True
+    truth: Sequence[Mapping[str, object]],
+    *,
+    grace_elapsed: bool = True,
+    reconciled: bool = False,
 ) -> dict[tuple[str, str], dict]:
     """fct_journeys as the truth sees it, by (central, root call id): QueueMetrics multi-stint
-    rules of kpis.md (final outcome from the last leg, wait, talk and cost summed). Sums are
-    left out when a leg never got its final push, since the warehouse cannot know them."""
+    rules of kpis.md (final outcome from the last leg, wait, talk and cost summed). A sum is
+    left out when the warehouse cannot know it for some leg (no final push; the report has no
+    cost)."""
+    by_call = {(str(r["central_id"]), str(r["call_id"])): r for r in truth}
     legs_by_root: dict[tuple[str, str], list[Mapping[str, object]]] = defaultdict(list)
     for record in truth:
-        legs_by_root[(str(record["central_id"]), str(record["journey_root_call_id"]))].append(
-            record
-        )
+        if expected_in_warehouse(record, reconciled=reconciled):
+            root = _journey_root(record, by_call, reconciled=reconciled)
+            legs_by_root[root].append(record)
     expected = {}
     for root, legs in legs_by_root.items():
         legs.sort(key=lambda leg: (str(leg["started_at_local"]), str(leg["call_id"])))
-        last_outcome = str(legs[-1]["outcome"])
-        if last_outcome == "incomplete" and not grace_elapsed:
-            last_outcome = "in_progress"
+        leg_values = [
+            expected_values(leg, grace_elapsed=grace_elapsed, reconciled=reconciled) for leg in legs
+        ]
+        final_outcome = leg_values[-1]["outcome"]
         journey: dict[str, object] = {
             "legs": len(legs),
             "transfers": len(legs) - 1,
-            "final_outcome": CONTRACT_OUTCOME.get(last_outcome, last_outcome),
-            "is_answered": last_outcome == "answered",
+            "final_outcome": final_outcome,
+            "is_answered": final_outcome == "answered",
         }
-        if all(leg["has_final_push"] for leg in legs):
+        if all("wait_seconds" in values for values in leg_values):
             journey |= {
-                "total_wait_seconds": sum(int(leg["wait_seconds"]) for leg in legs),
-                "total_talk_seconds": sum(int(leg["talk_seconds"]) for leg in legs),
-                "total_cost": sum(float(leg["cost"]) for leg in legs),
+                "total_wait_seconds": sum(int(v["wait_seconds"]) for v in leg_values),
+                "total_talk_seconds": sum(int(v["talk_seconds"]) for v in leg_values),
             }
+        if all("cost" in values for values in leg_values):
+            journey["total_cost"] = sum(float(v["cost"]) for v in leg_values)
         expected[root] = journey
     return expected
 
@@ -226,10 +334,11 @@ def compare_journeys(
     warehouse_rows: Iterable[Mapping[str, object]],
     *,
     grace_elapsed: bool = True,
+    reconciled: bool = False,
 ) -> list[str]:
     """Differences between `marts.fct_journeys` and the truth, one line each (empty: agree)."""
     rows = {(str(row["central_id"]), str(row["journey_id"])): row for row in warehouse_rows}
-    expected = expected_journeys(truth, grace_elapsed=grace_elapsed)
+    expected = expected_journeys(truth, grace_elapsed=grace_elapsed, reconciled=reconciled)
     differences = [f"journey {root[1]} missing" for root in sorted(set(expected) - set(rows))]
     differences += [
         f"journey {root[1]} not in the truth" for root in sorted(set(rows) - set(expected))

@@ -114,8 +114,8 @@ def parse_report_date(text: str, tz_hours: int) -> datetime | None:
             return None
         offset = match["offset"]
         sign = -1 if offset[0] == "-" else 1
-        zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:])))
         try:
+            zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:])))
             return datetime(
                 int(match["year"]), _MONTHS.index(match["month"]) + 1, int(match["day"]),
                 int(match["hour"]), int(match["minute"]), int(match["second"]), tzinfo=zone,
@@ -306,12 +306,14 @@ class ReportApi:
         if request.method != "GET":
             return error(405, "method not allowed")
         if central_id is None:
-            return error(401, "missing or unknown key" if key is None else "unknown key")
+            return error(401, "missing key" if key is None else "unknown key")
         if not shaped or report not in REPORTS:
             return error(404, "not found")
         try:
             tz_hours = int(segments[12])
         except ValueError:
+            return error(400, "unreadable tz")
+        if not -14 <= tz_hours <= 14:
             return error(400, "unreadable tz")
         start = parse_report_date(segments[4], tz_hours)
         end = parse_report_date(segments[5], tz_hours)

@@ -12,6 +12,20 @@ when it was never transferred); `transfer_id_sent_by` says which leg carried `ca
 `pushes_sent` counts deliveries (retried duplicates included, HTTP retries not),
 `duplicates_sent` the identical re-sends, `late_pushes` the start pushes first delivered after the
 call's final push, and `push_ids` the receiver's ids from the 200 responses.
+
+For the reconciliation with the report API (simulator/report.py): `in_report` says the vendor's
+report_02 lists the call (every voice leg, once it has ended), `report_rows` how many rows it has
+(2 for a call the voice bot repeats). With the delivery results: `final_push_acknowledged` (a
+final push of the call got a 200), `pushes_lost_in_outage` (sent while the receiver was down and
+never acknowledged), `final_push_lost_in_outage` (its final push was among them, and no copy got
+through), `transfer_link_lost_in_outage` (for a transfer leg: the outage took the push that links
+it to the previous leg, so the pushes alone split the journey there). What the warehouse
+should say once the report is reconciled: `reconciled_outcome`, `reconciled_wait_seconds`,
+`reconciled_talk_seconds` (the simulated ones for every call in the report; for a call outside
+it, what its pushes gave; null when unknown or the call is absent), and `final_state_sources`,
+the values `fct_calls.final_state_source` may take (`["pushes", "both"]` when the final push was
+acknowledged, `["report"]` when only the report has the final state; `["pushes"]` outside the
+report; empty when the warehouse has no final state for the call).
 """
 
 from __future__ import annotations
@@ -21,8 +35,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from simulator.model import SimulatedDay, billed_seconds
+from simulator.model import Leg, SimulatedDay, billed_seconds
 from simulator.pushes import RenderedDay
+from simulator.report import in_report, voice_bot_legs
 from simulator.sender import DeliveryResult
 
 
@@ -32,6 +47,8 @@ def truth_records(
     pushes_by_leg: dict[int, list[int]] = {index: [] for index in range(len(day.legs))}
     for push_index, push in enumerate(rendered.pushes):
         pushes_by_leg[push.leg_index].append(push_index)
+    voice_bot = voice_bot_legs(day)
+    index_of_leg = {id(leg): index for index, leg in enumerate(day.legs)}
     records = []
     for leg_index, leg in enumerate(day.legs):
         own = [rendered.pushes[i] for i in pushes_by_leg[leg_index]]
@@ -70,13 +87,66 @@ def truth_records(
             "duplicates_sent": sum(1 for push in own if push.is_duplicate),
             "late_pushes": sum(1 for push in own if push.is_late),
             "malformed_bodies": sum(1 for push in own if push.encoding != "json"),
+            "in_report": in_report(leg),
+            "report_rows": (1 + (leg_index in voice_bot)) if in_report(leg) else 0,
         }
         if results is not None:
             own_results = [results[i] for i in pushes_by_leg[leg_index]]
             record["pushes_acknowledged"] = sum(1 for r in own_results if r.acknowledged)
             record["push_ids"] = [r.push_id for r in own_results if r.acknowledged]
+            finals = [r for push, r in zip(own, own_results, strict=True) if push.is_final]
+            final_acknowledged = any(r.acknowledged for r in finals)
+            record["final_push_acknowledged"] = final_acknowledged
+            record["pushes_lost_in_outage"] = sum(1 for r in own_results if r.lost_in_outage)
+            record["final_push_lost_in_outage"] = not final_acknowledged and any(
+                r.lost_in_outage for r in finals
+            )
+            record["transfer_link_lost_in_outage"] = _link_lost_in_outage(
+                leg, leg_index, index_of_leg, rendered, pushes_by_leg, results
+            )
+            record |= _reconciled(record, leg)
         records.append(record)
     return records
+
+
+def _link_lost_in_outage(
+    leg: Leg,
+    leg_index: int,
+    index_of_leg: dict[int, int],
+    rendered: RenderedDay,
+    pushes_by_leg: dict[int, list[int]],
+    results: Sequence[DeliveryResult],
+) -> bool | None:
+    """Whether the outage took every copy of the push linking a transfer leg to the previous leg
+    (pushes.py: the older leg's `transfer` push names the newer, or the newer leg's final push
+    names the older); None for a leg that is no transfer leg."""
+    if leg.transferred_from is None:
+        return None
+    if rendered.transfer_forward[leg_index]:
+        carrier, stage = index_of_leg[id(leg.transferred_from)], "transfer"
+    else:
+        carrier, stage = leg_index, "final"
+    carried = [results[i] for i in pushes_by_leg[carrier] if rendered.pushes[i].stage == stage]
+    return not any(r.acknowledged for r in carried) and any(r.lost_in_outage for r in carried)
+
+
+def _reconciled(record: dict[str, object], leg: Leg) -> dict[str, object]:
+    final_acknowledged = bool(record["final_push_acknowledged"])
+    if record["in_report"]:
+        sources = ["pushes", "both"] if final_acknowledged else ["report"]
+        outcome, wait, talk = leg.outcome, leg.wait_seconds, leg.talk_seconds
+    elif final_acknowledged:
+        sources = ["pushes"]
+        outcome, wait, talk = leg.outcome, leg.wait_seconds, leg.talk_seconds
+    else:
+        sources, wait, talk = [], None, None
+        outcome = "incomplete" if record["pushes_acknowledged"] else None
+    return {
+        "reconciled_outcome": outcome,
+        "reconciled_wait_seconds": wait,
+        "reconciled_talk_seconds": talk,
+        "final_state_sources": sources,
+    }
 
 
 def _transfer_sender(forward: bool | None) -> str | None:

@@ -1,4 +1,5 @@
-"""`pbx55 demo` on a small day: receiver, simulation, every Dagster asset, KPIs, agreement."""
+"""`pbx55 demo` on a small day: receiver with an outage, simulation, the Dagster jobs, KPIs
+before and after reconciliation with the report API, agreement with the ground truth."""
 
 from __future__ import annotations
 
@@ -43,16 +44,20 @@ def test_demo_runs_end_to_end_in_its_own_directory_and_the_next_run_takes_the_da
     assert list(production.pushes_dir.iterdir()) == []
     assert production.duckdb_path.read_bytes() == b""
     output = capsys.readouterr().out
-    shown = re.search(r"^Inbound calls on (\d{4}-\d\d-\d\d)$", output, re.MULTILINE)
-    assert shown, output[-3000:]
-    first_day = date.fromisoformat(shown[1])
+    shown = re.findall(r"^Inbound calls on (\d{4}-\d\d-\d\d)$", output, re.MULTILINE)
+    assert len(shown) == 2 and shown[0] == shown[1], output[-3000:]  # before and after the report
+    assert "Coverage: the report's calls that the pushes had" in output
+    first_day = date.fromisoformat(shown[0])
     assert first_day in (yesterday_before, yesterday_after)
     assert "Cost by tariff class" in output
     agreement = next(line for line in output.splitlines() if "agree with the ground truth" in line)
     agreeing, total = agreement.split(" ")[0].split("/")
     assert agreeing == total, output[-3000:]
+    rows = int(re.search(r"\((\d+) rows in marts.fct_calls\)", agreement)[1])
     with duckdb.connect(str(settings.bi_duckdb_path), read_only=True) as bi:
-        assert bi.execute("select count(*) from marts.fct_calls").fetchone()[0] == int(total)
+        assert bi.execute("select count(*) from marts.fct_calls").fetchone()[0] == rows
+        from_report = bi.execute("select sum(calls_from_report) from marts.kpi_daily").fetchone()
+        assert from_report[0] > 0, "the outage's calls are completed from the report"
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-        assert instance.get_runs_count() == 1, "the run is recorded for `make dev` to show"
+        assert instance.get_runs_count() == 2, "the runs are recorded for `make dev` to show"
     assert next_demo_day(settings) == first_day - timedelta(days=1)
