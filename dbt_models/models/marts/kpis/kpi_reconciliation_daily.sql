@@ -68,7 +68,7 @@ ours as (
         {{ kpi_ratios(day_counts, ['asa_seconds']) }},
         max(case when is_offered and is_answered then wait_seconds end) as max_wait_seconds,
         {{ rounded('avg(case when is_answered then duration_seconds end)', 2) }} as mean_duration_seconds,
-        max(case when call_kind <> 'sms' then duration_seconds end) as max_duration_seconds
+        max(case when is_answered then duration_seconds end) as max_duration_seconds
     from calls
     group by reported_date, central_id
 
