@@ -117,23 +117,34 @@
 {%- endmacro %}
 
 {#
-    Pre-hook of fct_calls: deletes the calls no push has that a new pull of the report no longer
-    lists (int_report_calls, not listed). delete+insert replaces only the calls the run writes,
-    and such a call has nothing left to write; fct_journeys and the day marts drop it in turn.
+    Post-hook of fct_calls: deletes the calls no push has that a new pull of the report no
+    longer lists (int_report_calls, not listed). The run rebuilt them, and every leg of their
+    journeys, but a call with nothing left to write keeps its old row, which delete+insert
+    only replaces. The rows this run did not write bound the watermark of the run before.
 #}
 {% macro delete_calls_the_report_dropped() -%}
     {%- if is_incremental() %}
         delete from {{ this }}
-        where push_count = 0 and central_id || '/' || call_id in (
-            select central_id || '/' || call_id from {{ ref('int_report_calls') }}
-            where built_at > {{ high_watermark('built_at') }} and not is_listed
-        )
+        where
+            push_count = 0
+            and built_at < {{ run_started_at_utc() }}
+            and central_id || '/' || call_id in (
+                select central_id || '/' || call_id from {{ ref('int_report_calls') }}
+                where
+                    not is_listed
+                    and built_at > (
+                        select coalesce(max(built_at), cast('1900-01-01 00:00:00+00' as timestamptz))
+                        from {{ this }}
+                        where built_at < {{ run_started_at_utc() }}
+                    )
+            )
     {%- endif %}
 {%- endmacro %}
 
 {#
-    Pre-hook of fct_journeys: deletes the journeys of the calls delete_calls_the_report_dropped
-    deleted from fct_calls. Such a call had no push, so no transfer: its journey was its own.
+    Pre-hook of fct_journeys: deletes the journeys whose root delete_calls_the_report_dropped
+    deleted from fct_calls. The other legs of such a journey were rebuilt into journeys of
+    their own; a journey the dropped call was a later leg of is rebuilt without it.
 #}
 {% macro delete_journeys_the_report_dropped() -%}
     {%- if is_incremental() %}

@@ -128,7 +128,8 @@ def call_rows(without: Iterable[str] = ()) -> list[dict[str, Any]]:
         _call("u1", "call_attended", "15:00:00", QUEUED, _answered("5000", 5, "0:01:00", "90")),
         _call("u2", "call_attended", "15:02:00", QUEUED, _answered("5000", "6", "0:01:00", "90")),
         _call("u3", "call_attended", "15:04:00", QUEUED, _answered("5000", "7", "0:01:00", "90")),
-        # Calls no push reported; r2's wait is no duration at all.
+        # Calls no push reported: r1 a transfer leg of t1's chain, r2 with a wait that is no
+        # duration at all.
         _call(
             "r1",
             "call_attended",
@@ -136,6 +137,7 @@ def call_rows(without: Iterable[str] = ()) -> list[dict[str, Any]]:
             QUEUED,
             _answered(["5000"], "0:00:05", "0:01:40", "0:01:50"),
             call_area_code="21",
+            call_id_origin="t1",
         ),
         _call("r2", "call_abandoned", "16:45:00", QUEUED, _abandoned("abc", "0:00:50")),
         _call(None, "call_abandoned", "17:00:00", QUEUED),

@@ -128,13 +128,13 @@ def test_duckdb_reconciles_the_report_completes_fct_calls_and_follows_each_pull(
         "5000",
     )
     assert (c7["cost"], c7["push_count"], c7["has_final_push"]) == (None, 2, False)
-    # r1 no push reported: added, a journey of its own, cost and tariff unknown.
+    # r1 no push reported: added, cost and tariff unknown, in the journey the report names.
     r1 = calls["r1"]
     assert (r1["outcome"], r1["queue"], r1["talk_seconds"], r1["journey_id"]) == (
         "answered",
         QUEUE,
         100,
-        "r1",
+        "t1",
     )
     assert (r1["cost"], r1["balance_after"], r1["tariff_class"], r1["push_count"]) == (
         None,
@@ -143,7 +143,8 @@ def test_duckdb_reconciles_the_report_completes_fct_calls_and_follows_each_pull(
         0,
     )
     assert (r1["reported_date"], r1["caller_uf"], r1["has_recording"]) == (DAY, "RJ", True)
-    assert {row["journey_id"] for row in _mart(settings, "fct_journeys")} >= {"r1", "r2"}
+    journeys = {row["journey_id"]: row for row in _mart(settings, "fct_journeys")}
+    assert (journeys["t1"]["legs"], journeys["r2"]["legs"], r1["is_transfer_in"]) == (3, 1, True)
     # c3: the pushes' final state stands; the reconciliation shows both sides.
     assert calls["c3"]["outcome"] == "abandoned_queue"
     [c3] = _mart(settings, "fct_call_reconciliation", "call_id = 'c3'")
@@ -227,7 +228,8 @@ def test_duckdb_reconciles_the_report_completes_fct_calls_and_follows_each_pull(
     load_report_days(settings, [report_day(THIRD_PULL_AT, without={"r1"})])
     _build_equals_full_refresh(settings, mart_tables)
     assert "r1" not in _calls(settings)
-    assert "r1" not in {row["journey_id"] for row in _mart(settings, "fct_journeys")}
+    journeys = {row["journey_id"]: row for row in _mart(settings, "fct_journeys")}
+    assert (journeys["t1"]["legs"], journeys["t1"]["total_talk_seconds"]) == (2, 120)
     assert ("r1", False) not in _reasons(settings)
     inbound = _inbound_day(settings)
     assert (inbound["legs"], inbound["calls_from_report"]) == (12, 2)

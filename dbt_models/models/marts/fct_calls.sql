@@ -4,7 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key=['central_id', 'call_id'],
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_calls_the_report_dropped() }}",
+        post_hook="{{ delete_calls_the_report_dropped() }}",
     )
 }}
 

@@ -2,7 +2,7 @@
     Incremental: the journeys with a leg rebuilt in fct_calls are recomputed, together with the
     receptive journeys of the same callers and documents that started up to `repeat_window_long_h`
     before them, whose repeat flags a new journey can change. A journey whose root became a
-    transfer leg of an older journey is deleted by the post-hook; the journey of a call only the
+    transfer leg of an older journey is deleted by the post-hook; a journey whose root only the
     report knew, which a new pull no longer lists, by the pre-hook.
 #}
 {{
