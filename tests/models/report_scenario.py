@@ -44,7 +44,7 @@ EXPECTED_REASONS = {
     "u2": "matched",
     "u3": "matched",
     "s1": "sms_not_reported",
-    "m1": "day_not_pulled",
+    "m1": "not_pulled",
     "r1": "missing_from_pushes",
     "r2": "missing_from_pushes",
 }

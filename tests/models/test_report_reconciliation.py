@@ -99,7 +99,7 @@ def test_duckdb_reconciles_the_report_completes_fct_calls_and_follows_each_pull(
     # Without the report API: every call is the pushes', on a day no pull covers.
     calls = _calls(settings)
     assert {row["final_state_source"] for row in calls.values()} == {"pushes"}
-    assert set(_reasons(settings).values()) == {"day_not_pulled", "sms_not_reported"}
+    assert set(_reasons(settings).values()) == {"not_pulled", "sms_not_reported"}
     assert _inbound_day(settings)["calls_from_report"] == 0
     assert _mart(settings, "kpi_agent_time_daily") == []
 

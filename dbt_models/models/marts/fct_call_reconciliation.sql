@@ -3,7 +3,7 @@
     pushes say (int_calls__reduced, before the report completes anything) beside what the
     report says (int_report_calls), and why they differ. Rebuilt by whole reporting day, as the
     KPI marts are: the days of the calls rebuilt in fct_calls, of the calls whose report entries
-    changed, and of the days pulled again (a first pull turns `day_not_pulled` into a reason).
+    changed, and of the days pulled again (a first pull turns `not_pulled` into a reason).
 #}
 {{
     config(
@@ -185,7 +185,7 @@ final as (
             when in_report then 'matched'
             -- The report lists finished calls of the day pulled, never an SMS.
             when call_kind = 'sms' then 'sms_not_reported'
-            when day_pulled_at is null then 'day_not_pulled'
+            when day_pulled_at is null then 'not_pulled'
             when not has_final_push or pushed_ended_at > day_pulled_at then 'still_running'
             else 'missing_from_report'
         end as reason,

@@ -1,7 +1,7 @@
 {%- set rebuilt_by = ['fct_calls', 'fct_call_reconciliation'] %}
 {%- set reasons = [
     'matched', 'outcome_differs', 'durations_differ', 'missing_from_pushes', 'final_push_missing',
-    'missing_from_report', 'still_running', 'day_not_pulled', 'sms_not_reported',
+    'missing_from_report', 'still_running', 'not_pulled', 'sms_not_reported',
     'voice_bot_duplicate',
 ] %}
 
