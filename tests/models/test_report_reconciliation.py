@@ -12,6 +12,7 @@ step the incremental marts must equal a full refresh.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -282,3 +283,41 @@ def _assert_no_personal_data_in_models(settings: Settings) -> None:
         text = repr(_rows(settings, f"select * from {table['table_schema']}.{table['table_name']}"))
         for value in REPORT_PERSONAL_VALUES:
             assert value not in text, (table, value)
+
+
+def test_a_report_of_few_fields_builds_and_an_unfinished_load_is_never_read(
+    settings: Settings,
+) -> None:
+    append_raw(settings, first_batch(PushFactory()))
+    # Only three fields: the report tables lack every other column the models read.
+    sparse = [
+        {"call_id": "c7", "type_call": "call_attended", "call_date": "2026-11-20T14:00:00.000Z"},
+        {"call_id": "r9", "type_call": "Abandonada", "call_date": "2026-11-20T16:00:00.000Z"},
+    ]
+    load_report_days(settings, [dataclasses.replace(report_day(), calls=sparse, agent_times=[])])
+    # A newer pull whose dlt load never completed: its rows are in the tables, never current.
+    with connect(settings) as connection:
+        connection.execute(
+            "insert into pbx55_raw.report_pulls (central_id, report_day, pulled_at, call_rows,"
+            " agent_rows, api_host, _dlt_load_id, _dlt_id)"
+            f" values ('1000', '{DAY}', '{SECOND_PULL_AT}', 1, 0, 'test', 'unfinished', 'p9')"
+        )
+        connection.execute(
+            "insert into pbx55_raw.report_calls (central_id, report_day, row_number, pulled_at,"
+            " call_id, type_call, _dlt_load_id, _dlt_id)"
+            f" values ('1000', '{DAY}', 1, '{SECOND_PULL_AT}', 'x9', 'call_attended',"
+            " 'unfinished', 'c9')"
+        )
+    build_models(settings, dbt_vars=VARS)
+
+    calls = _calls(settings)
+    assert "x9" not in calls
+    assert (calls["c7"]["final_state_source"], calls["c7"]["outcome"]) == ("report", "answered")
+    r9 = calls["r9"]
+    # Abandoned, with no queue the report names: an IVR abandon of a call without durations.
+    assert (r9["outcome"], r9["call_kind"], r9["wait_seconds"]) == (
+        "abandoned_ivr",
+        "inbound",
+        None,
+    )
+    assert {row["day_pulled_at"] for row in _by_queue(settings).values()} == {FIRST_PULL_AT}
