@@ -30,3 +30,16 @@
 {% macro duckdb__first_non_null_by(expression, order_expression) -%}
     arg_min({{ expression }}, {{ order_expression }}) filter (where {{ expression }} is not null)
 {%- endmacro %}
+
+{# Whether the text `expression` matches the regular expression `pattern` (a SQL string literal). #}
+{% macro regex_matches(expression, pattern) -%}
+    {{ return(adapter.dispatch('regex_matches', 'pbx55')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_matches(expression, pattern) -%}
+    coalesce({{ expression }} ~ {{ pattern }}, false)
+{%- endmacro %}
+
+{% macro duckdb__regex_matches(expression, pattern) -%}
+    coalesce(regexp_matches({{ expression }}, {{ pattern }}), false)
+{%- endmacro %}

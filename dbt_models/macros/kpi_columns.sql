@@ -33,6 +33,7 @@
         'answered_agent_hung_up': "is_answered and hung_up_by = 'agent'",
         'answered_hung_up_known': "is_answered and hung_up_by in ('agent', 'caller')",
         'voice_legs': "call_kind <> 'sms'",
+        'calls_from_report': "final_state_source = 'report'",
     } -%}
     {%- for bound in [15, 20, 30, 60, 120, 300] -%}
         {%- do counts.update({
@@ -153,7 +154,7 @@
     {{ kpi_count_columns([
         'legs', 'inbound_calls', 'outbound_calls', 'sms_sent', 'transfer_in_legs', 'offered',
         'answered', 'abandoned', 'short_abandons', 'abandoned_ivr', 'in_progress', 'incomplete',
-        'answered_within_sl', 'abandoned_within_sl',
+        'calls_from_report', 'answered_within_sl', 'abandoned_within_sl',
     ]) }},
     {{ kpi_ratios(counts, [
         'service_level', 'service_level_asterisk_sl', 'service_level_asterisk_sl2',

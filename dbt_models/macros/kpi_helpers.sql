@@ -47,16 +47,20 @@
 {%- endmacro %}
 
 {#
-    The rows of `model` (fct_calls, fct_journeys) that an incremental KPI mart aggregates: on a
-    full build all of them; on an incremental run those on the reporting days that `rebuilt_by`
-    rebuilt since the mart was last built (rebuilt_reported_dates). The days a mart reads are
-    the days its delete+insert replaces (unique_key `reported_date`, marts/kpis in dbt_project.yml).
+    The rows of `model` (fct_calls, fct_journeys, ...) that an incremental mart keyed by
+    reporting day aggregates: on a full build all of them; on an incremental run those on the
+    reporting days that `rebuilt_by` rebuilt since the mart was last built
+    (rebuilt_reported_dates). The days a mart reads are the days its delete+insert replaces
+    (unique_key `reported_date`, marts/kpis in dbt_project.yml).
 #}
 {% macro rows_on_rebuilt_days(model, rebuilt_by=['fct_calls']) -%}
     {#- Declared at parse time, so dbt knows the mart depends on every model it reads. -#}
     {%- for upstream in rebuilt_by -%}
         {%- do ref(upstream) -%}
     {%- endfor -%}
+    {%- if 'fct_calls' in rebuilt_by -%}
+        {%- do ref('int_report_calls') -%}
+    {%- endif -%}
     select * from {{ ref(model) }}
     {%- if is_incremental() %}
     where reported_date in ({{ rebuilt_reported_dates(rebuilt_by) }})
@@ -64,10 +68,10 @@
 {%- endmacro %}
 
 {#
-    The reporting days to recompute: the days of the rows that `models` (fct_calls, fct_journeys)
-    rebuilt since this mart was last built, and the days rebuilt calls moved away from. A journey
-    is reported on its root leg's day and every leg of a changed journey is rebuilt, so the days
-    of fct_calls cover the days journeys left.
+    The reporting days to recompute: the days of the rows that `models` (each with
+    reported_date and built_at) rebuilt since this mart was last built and, with fct_calls, the
+    days calls left (days_calls_left). A journey is reported on its root leg's day and every leg
+    of a changed journey is rebuilt, so the days of fct_calls cover the days journeys left.
 #}
 {% macro rebuilt_reported_dates(models) -%}
     {%- for model in models %}
@@ -79,22 +83,82 @@
     {%- endfor %}
     {%- if 'fct_calls' in models %}
         union
-        select moved_from_reported_date from {{ ref('fct_calls') }}
-        where built_at > {{ high_watermark('built_at') }} and moved_from_reported_date is not null
+        {{ days_calls_left() }}
     {%- endif %}
 {%- endmacro %}
 
 {#
-    Pre-hook of the incremental models keyed by reporting day: deletes the days rebuilt calls
-    moved away from. delete+insert replaces only the days the new rows carry, so a day a call
-    left, and that no call is left on, would otherwise keep counting it.
+    The reporting days calls left since this mart was last built: the days rebuilt calls moved
+    away from (moved_from_reported_date), and the days of calls a new pull of the report no
+    longer lists (int_report_calls, not listed: fct_calls drops those no push has).
+#}
+{% macro days_calls_left() -%}
+    select moved_from_reported_date from {{ ref('fct_calls') }}
+    where built_at > {{ high_watermark('built_at') }} and moved_from_reported_date is not null
+    union
+    select reported_date from {{ ref('int_report_calls') }}
+    where built_at > {{ high_watermark('built_at') }} and not is_listed
+{%- endmacro %}
+
+{#
+    Pre-hook of the incremental models keyed by reporting day: deletes the days calls left.
+    delete+insert replaces only the days the new rows carry, so a day a call left, and that no
+    call is left on, would otherwise keep counting it.
 #}
 {% macro delete_days_calls_left() -%}
     {%- if is_incremental() %}
-        delete from {{ this }} where reported_date in (
-            select moved_from_reported_date from {{ ref('fct_calls') }}
-            where built_at > {{ high_watermark('built_at') }}
-                and moved_from_reported_date is not null
+        delete from {{ this }} where reported_date in ({{ days_calls_left() }})
+    {%- endif %}
+{%- endmacro %}
+
+{# The instant (timestamptz) of a wall time in the reporting time zone (var `timezone`). #}
+{% macro reporting_time_to_utc(expression) -%}
+    ({{ expression }} at time zone '{{ var("timezone") }}')
+{%- endmacro %}
+
+{#
+    Post-hook of fct_calls: deletes the calls no push has that a new pull of the report no
+    longer lists (int_report_calls, not listed). The run rebuilt them, and every leg of their
+    journeys, but a call with nothing left to write keeps its old row, which delete+insert
+    only replaces. The rows this run did not write bound the watermark of the run before.
+#}
+{% macro delete_calls_the_report_dropped() -%}
+    {%- if is_incremental() %}
+        delete from {{ this }}
+        where
+            push_count = 0
+            and built_at < {{ run_started_at_utc() }}
+            and central_id || '/' || call_id in (
+                select central_id || '/' || call_id from {{ ref('int_report_calls') }}
+                where
+                    not is_listed
+                    and built_at > (
+                        select coalesce(max(built_at), cast('1900-01-01 00:00:00+00' as timestamptz))
+                        from {{ this }}
+                        where built_at < {{ run_started_at_utc() }}
+                    )
+            )
+    {%- endif %}
+{%- endmacro %}
+
+{#
+    Pre-hook of fct_journeys: deletes the journeys whose root delete_calls_the_report_dropped
+    deleted from fct_calls. The other legs of such a journey were rebuilt into journeys of
+    their own; a journey the dropped call was a later leg of is rebuilt without it.
+#}
+{% macro delete_journeys_the_report_dropped() -%}
+    {%- if is_incremental() %}
+        delete from {{ this }}
+        where central_id || '/' || journey_id in (
+            select dropped.central_id || '/' || dropped.call_id
+            from {{ ref('int_report_calls') }} as dropped
+            where
+                dropped.built_at > {{ high_watermark('built_at') }}
+                and not dropped.is_listed
+                and not exists (
+                    select 1 from {{ ref('fct_calls') }} as calls
+                    where calls.central_id = dropped.central_id and calls.call_id = dropped.call_id
+                )
         )
     {%- endif %}
 {%- endmacro %}

@@ -9,6 +9,7 @@ import pytest
 
 from foundation.settings import Settings
 from pipelines.orchestration.dbt_assets import build_dbt_assets
+from pipelines.orchestration.report_assets import REPORT_KEYS
 from pipelines.orchestration.resources import build_resources
 from tests.models.raw_pushes import PushFactory
 from tests.models.scenario import first_batch
@@ -17,10 +18,11 @@ from tests.models.warehouse import append_raw
 pytestmark = pytest.mark.usefixtures("dbt_manifest")
 
 
-def test_models_hang_below_the_dlt_asset_and_tests_are_checks() -> None:
+def test_models_hang_below_the_dlt_assets_and_tests_are_checks() -> None:
     dbt_models = build_dbt_assets()
     upstream = {key for key in dbt_models.dependency_keys if key not in dbt_models.keys}
-    assert upstream == {dg.AssetKey(["pbx55_raw", "pushes"])}
+    raw_tables = ["pushes", *REPORT_KEYS, "dlt_loads"]  # dlt's ledger of loads too
+    assert upstream == {dg.AssetKey(["pbx55_raw", table]) for table in raw_tables}
     assert dg.AssetKey(["marts", "fct_calls"]) in dbt_models.keys
     check_names = {spec.name for spec in dbt_models.check_specs}
     assert any(name.startswith("invariant_unique_fct_calls") for name in check_names)

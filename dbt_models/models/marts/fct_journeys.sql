@@ -2,7 +2,8 @@
     Incremental: the journeys with a leg rebuilt in fct_calls are recomputed, together with the
     receptive journeys of the same callers and documents that started up to `repeat_window_long_h`
     before them, whose repeat flags a new journey can change. A journey whose root became a
-    transfer leg of an older journey is deleted by the post-hook.
+    transfer leg of an older journey is deleted by the post-hook; a journey whose root only the
+    report knew, which a new pull no longer lists, by the pre-hook.
 #}
 {{
     config(
@@ -10,6 +11,7 @@
         incremental_strategy='delete+insert',
         unique_key=['central_id', 'journey_id'],
         on_schema_change='append_new_columns',
+        pre_hook="{{ delete_journeys_the_report_dropped() }}",
         post_hook=[
             "delete from {{ this }} where central_id || '/' || journey_id in (
                 select central_id || '/' || call_id from {{ ref('fct_calls') }}
@@ -18,6 +20,8 @@
         ],
     )
 }}
+
+-- depends_on: {{ ref('int_report_calls') }}
 
 {%- set journey_columns = [
     'central_id', 'journey_id', 'legs', 'transfers', 'journey_kind', 'first_queue', 'ura_option',
@@ -106,7 +110,8 @@ journeys as (
         sum(coalesce(wait_seconds, 0)) as total_wait_seconds,
         sum(coalesce(talk_seconds, 0)) as total_talk_seconds,
         sum(coalesce(cost, 0)) as total_cost,
-        bool_or(outcome in ('in_progress', 'incomplete')) as has_unfinished_leg
+        bool_or(outcome in ('in_progress', 'incomplete')) as has_unfinished_leg,
+        sum(case when final_state_source = 'report' then 1 else 0 end) as legs_from_report
     from legs
     group by central_id, journey_id
 
@@ -128,7 +133,9 @@ candidate_journeys as (
     select * from journeys
     {% if is_incremental() %}
         union all
-        select {{ journey_columns | join(', ') }}
+        select
+            {{ journey_columns | join(', ') }},
+            {{ column_or_null(this, 'legs_from_report', dbt.type_bigint()) }}
         from {{ this }} as existing
         where
             existing.journey_kind = 'inbound'

@@ -29,6 +29,7 @@ final as (
         -- Every leg of the class counts, SMS included (a class is voice or SMS, never both).
         {{ kpi_ratios(counts, ['cost_per_call', 'cost_per_answered_call', 'cost_per_billed_minute']) }},
         sum(case when dq_cost_mismatch then 1 else 0 end) as cost_mismatch_legs,
+        {{ kpi_count_columns(['calls_from_report']) }},
         {{ run_started_at_utc() }} as built_at
     from calls
     group by reported_date, central_id, tariff_class

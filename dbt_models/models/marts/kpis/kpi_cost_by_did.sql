@@ -28,6 +28,7 @@ final as (
         {{ rounded(counts['billed_minutes_amount'], 1) }} as billed_minutes,
         {{ rounded(counts['cost_amount'], 4) }} as cost_total,
         {{ kpi_ratios(counts, ['cost_per_call', 'cost_per_billed_minute']) }},
+        {{ kpi_count_columns(['calls_from_report']) }},
         {{ run_started_at_utc() }} as built_at
     from calls
     group by reported_date, central_id, did_or_unknown, call_kind

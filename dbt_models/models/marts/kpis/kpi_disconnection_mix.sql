@@ -1,4 +1,5 @@
--- Share of finished voice legs by mapped disconnection origin (raw values map via a seed).
+-- Share of finished voice legs by mapped disconnection origin (raw values map via a seed): a
+-- final push arrived, or the report gave the final state.
 with
 
 calls as (
@@ -14,9 +15,10 @@ legs as (
         central_id,
         coalesce(disconnection, 'none') as disconnection,
         coalesce(hung_up_by, 'unknown') as hung_up_by,
-        count(*) as legs
+        count(*) as legs,
+        {{ kpi_count_columns(['calls_from_report']) }}
     from calls
-    where has_final_push and call_kind <> 'sms'
+    where (has_final_push or final_state_source = 'report') and call_kind <> 'sms'
     group by
         reported_date,
         central_id,

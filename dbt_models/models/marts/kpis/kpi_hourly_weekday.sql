@@ -26,6 +26,7 @@ final as (
         sum(abandoned_ivr) as abandoned_ivr,
         sum(answered_within_sl) as answered_within_sl,
         sum(abandoned_within_sl) as abandoned_within_sl,
+        sum(calls_from_report) as calls_from_report,
         {{ kpi_ratios(
             summed_counts([
                 'offered', 'answered', 'abandoned', 'short_abandons', 'answered_within_sl',

@@ -14,7 +14,8 @@ journeys as (
         central_id,
         coalesce(ura_option, 'none') as ura_option,
         count(*) as journeys,
-        sum(case when is_answered then 1 else 0 end) as journeys_answered
+        sum(case when is_answered then 1 else 0 end) as journeys_answered,
+        sum(legs_from_report) as calls_from_report
     from journeys_in_scope
     where journey_kind = 'inbound'
     group by reported_date, central_id, coalesce(ura_option, 'none')
