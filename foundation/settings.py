@@ -163,6 +163,10 @@ def _http_url(env: Mapping[str, str], name: str) -> str | None:
     return text
 
 
+# What pushes' central ids look like ("1000"); anything else is a typing mistake.
+_CENTRAL_ID = re.compile(r"[A-Za-z0-9._-]+")
+
+
 def _report_api_keys(raw: str | None) -> tuple[tuple[str, str], ...]:
     """PBX55_REPORT_API_KEYS: `central_id=key` pairs separated by commas, one per 55pbx account.
 
@@ -180,6 +184,8 @@ def _report_api_keys(raw: str | None) -> tuple[tuple[str, str], ...]:
             problem = "is not central_id=key"
         elif any(char.isspace() or not char.isprintable() for char in central_id + key):
             problem = "contains whitespace or a control character"
+        elif not _CENTRAL_ID.fullmatch(central_id):
+            problem = "has a central_id other than letters, digits, '.', '_' and '-'"
         elif central_id in accounts:
             problem = "repeats a central_id"
         if problem is not None:

@@ -109,6 +109,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "PBX55_TIMEZONE": settings.timezone,
         "PBX55_SCHEMA_PREFIX": settings.schema_prefix,
         "PBX55_AS_OF_UTC": settings.as_of_utc or "",
+        # Which centrals the report API should answer for (never their keys), and for how long
+        # a finished day is pulled again: the reconciliation's data-quality tests read them.
+        "PBX55_REPORT_API_CENTRALS": ",".join(central for central, _ in settings.report_api_keys),
+        "PBX55_REPORT_API_LOOKBACK_DAYS": str(settings.report_api_lookback_days),
     }
     if settings.postgres_url:
         url = urlsplit(settings.postgres_url)

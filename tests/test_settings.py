@@ -80,6 +80,7 @@ def test_report_api_keys_are_central_key_pairs_and_errors_never_quote_a_key(
         ("1000=secret-key-1,secret-key-2", "entry 2 of 2 is not central_id=key"),
         ("1000=secret-key-1,1000=secret-key-2", "entry 2 of 2 repeats a central_id"),
         ("1000=secret key", "entry 1 of 1 contains whitespace"),
+        ("10'00=secret-key", "entry 1 of 1 has a central_id other than letters"),
     ):
         with pytest.raises(ValueError, match=problem) as refused:
             Settings.from_env(env | api | {"PBX55_REPORT_API_KEYS": keys})

@@ -8,9 +8,9 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
-from dagster import DagsterInstance
 
 from foundation.settings import Settings
 from pbx55.demo import demo_settings, next_demo_day, run_demo
@@ -58,6 +58,16 @@ def test_demo_runs_end_to_end_in_its_own_directory_and_the_next_run_takes_the_da
         assert bi.execute("select count(*) from marts.fct_calls").fetchone()[0] == rows
         from_report = bi.execute("select sum(calls_from_report) from marts.kpi_daily").fetchone()
         assert from_report[0] > 0, "the outage's calls are completed from the report"
-    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         assert instance.get_runs_count() == 2, "the runs are recorded for `make dev` to show"
+        [reconcile_run] = instance.get_runs(dg.RunsFilter(job_name="reconcile_report_days"))
+        checks = [
+            entry.dagster_event.asset_check_evaluation_data
+            for entry in instance.all_logs(
+                reconcile_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+        ]
+    # the outage is a data-quality warning (the alert sensors post it), not a failed run
+    [coverage] = [check for check in checks if check.check_name == "dq_report_coverage"]
+    assert not coverage.passed and coverage.severity == dg.AssetCheckSeverity.WARN
     assert next_demo_day(settings) == first_day - timedelta(days=1)
