@@ -28,6 +28,7 @@ from pipelines.orchestration.raw_assets import (
     raw_retention,
 )
 from pipelines.orchestration.report_assets import (
+    DLT_LOADS,
     RECONCILE_JOB,
     build_report_assets,
     build_report_schedules,
@@ -64,7 +65,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=with_freshness_policies(
-            [raw_pushes, raw_retention, report_days, dbt_models, bi_serving_copy]
+            [raw_pushes, raw_retention, report_days, DLT_LOADS, dbt_models, bi_serving_copy]
         ),
         jobs=[load_job, reconcile_job, refresh_job],
         sensors=[

@@ -35,6 +35,14 @@ _DESCRIPTIONS = {
     PULLS_TABLE: "One row per complete pull of a central's day: which rows are current.",
 }
 REPORT_KEYS = {table: dg.AssetKey([RAW_SCHEMA, table]) for table in _DESCRIPTIONS}
+# dlt's own ledger, written by every load of both loaders; the report models read which loads
+# are complete from it, so it appears in the graph, materialised by no asset of its own.
+DLT_LOADS = dg.AssetSpec(
+    dg.AssetKey([RAW_SCHEMA, "dlt_loads"]),
+    description="dlt's _dlt_loads: one row per load, status 0 once every table of it is in.",
+    group_name="raw",
+    kinds={"dlt"},
+)
 
 
 def report_days_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
