@@ -26,7 +26,6 @@ from foundation.settings import Settings
 
 log = logging.getLogger(__name__)
 
-REPORTS = ("report_01", "report_02", "report_03")
 METRICS_PATH = "/api/pbx/reports/metrics"
 _RETRIED_STATUSES = (429, *range(500, 600))
 _HINTS = {
