@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -118,7 +121,52 @@ def _run_job(settings: Settings, job_name: str, partition_key: str | None = None
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     if not result.success:
-        raise RuntimeError(f"the Dagster run of {job_name} failed; see the log above")
+        raise RuntimeError(f"the Dagster run of {job_name} failed")
+
+
+@contextmanager
+def _output_to(log_path: Path) -> Iterator[None]:
+    """Everything printed meanwhile (Dagster's and dbt's node-by-node log) goes to `log_path`.
+
+    Both Python's streams and the file descriptors underneath them are redirected: dbt and
+    Dagster make their handlers during the run, from whichever of the two they find.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with log_path.open("a") as log, redirect_stdout(log), redirect_stderr(log):
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            yield
+        finally:
+            log.flush()
+            for descriptor, original in zip((1, 2), saved, strict=True):
+                os.dup2(original, descriptor)
+                os.close(original)
+
+
+def _stage(settings: Settings, title: str, job_name: str, partition_key: str | None = None) -> None:
+    """One progress line for a Dagster job, its log in the demo's log file; on failure the
+    log's last lines and where the rest is."""
+    log_path = _log_path(settings)
+    print(f"{title} (Dagster job {job_name}) ...", end=" ", flush=True)
+    started = time.monotonic()
+    try:
+        with _output_to(log_path):
+            _run_job(settings, job_name, partition_key)
+    except Exception:
+        print("failed; the end of its log:")
+        print("\n".join(log_path.read_text().splitlines()[-25:]))
+        print(f"The whole log: {log_path}")
+        raise
+    print(f"{time.monotonic() - started:.0f} s")
+
+
+def _log_path(settings: Settings) -> Path:
+    path = settings.data_dir / "logs" / "demo.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _query(path: Path, sql: str, parameters: list[object] | None = None) -> list[dict]:
@@ -282,21 +330,23 @@ def run_demo(settings: Settings, calls: int = 2000) -> int:
         return 1
     _record_demo_day(settings, day)
 
-    print("2/5 receiver stopped (files sealed); Dagster job load_landed_pushes")
-    _run_job(settings, "load_landed_pushes")
+    _stage(
+        settings, "2/5 loading the landed pushes, the models and the BI copy", "load_landed_pushes"
+    )
     print("\nThe day from the pushes alone (the outage's calls missing or unfinished)\n")
     print(kpi_summary(settings.bi_duckdb_path, day))
 
     keys = simulated_api_keys([report.day])
     with running_report_api([report.day], keys) as api:
-        print(
-            f"\n3/5 the day's report API (simulated at {api.base_url}); Dagster job "
-            "reconcile_report_days"
-        )
         reconciling = replace(
             settings, report_api_url=api.base_url, report_api_keys=tuple(keys.items())
         )
-        _run_job(reconciling, "reconcile_report_days", partition_key=day.isoformat())
+        _stage(
+            reconciling,
+            f"\n3/5 pulling the day from the report API (simulated at {api.base_url})",
+            "reconcile_report_days",
+            partition_key=day.isoformat(),
+        )
     print("\nCoverage: the report's calls that the pushes had (in report = finished calls)")
     print(coverage_summary(settings.bi_duckdb_path, day))
     print("\n4/5 the day after reconciliation (from the BI copy)\n")
@@ -309,6 +359,7 @@ def run_demo(settings: Settings, calls: int = 2000) -> int:
 Warehouse (DuckDB, one writer):   {settings.duckdb_path}
 BI copy (read-only, for Metabase): {settings.bi_duckdb_path}
 Ground truth of the day:          {truth_path}
+Log of the Dagster and dbt runs:  {_log_path(settings)}
 Dagster UI with these runs:       {in_demo} make dev, then http://127.0.0.1:3000
 Notebook (reads the BI copy):      {in_demo} .venv/bin/marimo edit notebooks/call_centre.py
 Another day:                       make demo again (it adds the day before {day})
