@@ -1,11 +1,17 @@
 """A day of a call centre, simulated call by call: who called, who answered, what it cost.
 
 The model is a small discrete-event simulation, not a table of random outcomes: inbound callers
-cross the IVR, join a FIFO queue served by the agents on shift, and hang up when their patience
-runs out; answered calls may be transferred to another queue (new legs, new call ids); agents
-dial outbound calls and pay per billed minute; the platform sends SMS. Every number a test later
-checks in the warehouse (outcome, wait, talk, cost, balance, journey) is decided here, before any
-push is rendered, so the ground truth never depends on what the pipeline made of the pushes.
+cross the IVR (some serve themselves there), join a FIFO queue served by the agents on shift
+(overflowing to a staffed queue when theirs has nobody), and hang up when their patience runs
+out; agents take their rostered breaks and lunch, and sometimes end the call themselves;
+answered calls may be transferred to another queue (new legs, new call ids); agents dial
+outbound calls and pay per billed minute; the platform sends SMS. `FloorRules` holds the
+behaviour: its defaults are the realistic day, and a test can set a textbook queue instead
+(Poisson arrivals, exponential talk and patience, no breaks) to compare with Erlang A.
+
+Every number a test later checks in the warehouse (outcome, wait, talk, cost, balance, journey)
+is decided here, before any push is rendered, so the ground truth never depends on what the
+pipeline made of the pushes.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from heapq import heappop, heappush
@@ -28,20 +36,26 @@ BRAZILIAN_DDDS = (
     75, 77, 79, 81, 82, 83, 84, 85, 86, 87, 88, 89, 91, 92, 93, 94, 95, 96, 97, 98, 99,
 )  # fmt: skip
 
-# Share of the day's contacts arriving in each local hour (0..23), by day type. Weekdays have the
-# morning peak, the lunch dip and the long afternoon plateau of a Brazilian customer-service line.
+# Relative arrival intensity at the middle of each local hour (0..23), by day type; between
+# midpoints it changes linearly, minute by minute. Weekdays have the two peaks of a Brazilian
+# customer-service line, around 10:00 and 15:00, and the lunch dip between them.
 ARRIVAL_CURVES = {
-    "weekday": (1, 1, 0, 0, 0, 1, 3, 8, 17, 22, 24, 21, 14, 15, 20, 21, 19, 15, 10, 7, 5, 4, 3, 2),
+    "weekday": (1, 1, 0, 0, 0, 1, 3, 8, 17, 24, 27, 22, 14, 14, 20, 24, 20, 14, 9, 7, 5, 4, 3, 2),
     "saturday": (1, 0, 0, 0, 0, 1, 2, 6, 14, 18, 18, 16, 12, 8, 4, 3, 2, 2, 1, 1, 1, 1, 1, 1),
     "sunday": (1, 1, 0, 0, 0, 0, 1, 2, 4, 6, 7, 7, 6, 5, 5, 5, 5, 4, 3, 3, 2, 2, 1, 1),
 }
 OUTBOUND_HOURS = (0,) * 9 + (6, 10, 10, 4, 5, 10, 10, 9, 6) + (0,) * 6  # dialling from 09 to 18
 SMS_HOURS = (0,) * 8 + (3, 6, 6, 5, 4, 4, 5, 5, 4, 3, 2, 1) + (0,) * 4
 
-# Shift starts (local hour, share of the team). Shifts last 8 h 20 min including lunch; the
-# morning peak is deliberately thinner than the afternoon, as in most real rosters.
-SHIFTS = ((7, 0.10), (8, 0.30), (9, 0.20), (11, 0.15), (13, 0.25))
+# Shift starts (local hour, share of the team). Shifts last 8 h 20 min including lunch: most of
+# the team covers both peaks, and the evening, a third as busy, keeps about a third of it.
+SHIFTS = ((7, 0.15), (8, 0.25), (9, 0.20), (10, 0.10), (12, 0.15), (13, 0.15))
 SHIFT_SECONDS = 8 * 3600 + 20 * 60
+# The breaks of a shift: (earliest and latest start, hours into the shift; shortest and longest
+# length, minutes). Two pauses of 10-15 min, as NR-17 Annex II gives telemarketing operators,
+# and a lunch of an hour (CLT art. 71 for a working day over six hours). The starts spread over
+# an hour or so, so that a team does not leave all at once.
+BREAKS = (((1.75, 2.5), (10, 15)), ((3.5, 4.75), (60, 60)), ((6.25, 7.0), (10, 15)))
 
 # Price per minute by Anatel tariff class (BRL), and per SMS.
 TARIFF_PER_MINUTE = {
@@ -73,8 +87,20 @@ CENTRAL_HOME_DDDS = (11, 21, 31, 51, 41, 61, 71, 81)
 
 MIX = {"inbound": 0.72, "outbound": 0.22, "sms": 0.06}
 IVR_HANGUP_RATE = 0.05
+# Callers who get what they want from the IVR menu's last option (a duplicate bill, a balance)
+# and end the call there, without an agent: retained in the IVR, as the closed message is.
+SELF_SERVICE_RATE = 0.04
 TRANSFER_RATE = 0.08
 SECOND_TRANSFER_RATE = 0.30
+# Callers who hang up within the first seconds of queueing, whatever the wait would have been.
+# Brown et al., "Statistical Analysis of a Telephone Call Center" (JASA 2005), found the hazard
+# of abandoning peaks in the first seconds of the wait; the share itself is our assumption,
+# chosen so that about a fifth of a default day's queue abandons are short (under 5 s).
+SHORT_ABANDON_RATE = 0.03
+# Answered calls the agent ends (the push's disconnection says `interno`), the rest the other
+# party (`externo`). Agents are taught to let the customer hang up first; outbound agents, who
+# close a call to dial the next, do so less. Our assumption, not a published figure.
+AGENT_HANGS_UP_RATE = {"inbound": 0.12, "outbound": 0.30}
 OUTBOUND_ANSWER_RATE = 0.58
 RECORDING_RATE = 0.95
 REPEAT_CALLER_RATE = 0.22
@@ -82,17 +108,60 @@ ANONYMOUS_CALLER_RATE = 0.02
 
 
 @dataclass(frozen=True)
+class LogNormal:
+    """Seconds from a log-normal distribution with this median, clamped to [low, high]."""
+
+    median: float
+    sigma: float
+    low: float = 0.0
+    high: float = math.inf
+
+    def draw(self, rng: random.Random) -> float:
+        value = rng.lognormvariate(math.log(self.median), self.sigma)
+        return min(self.high, max(self.low, value))
+
+
+@dataclass(frozen=True)
+class Exponential:
+    """Seconds from an exponential distribution with this mean (the textbook queue's)."""
+
+    mean: float
+
+    def draw(self, rng: random.Random) -> float:
+        return rng.expovariate(1 / self.mean)
+
+
+@dataclass(frozen=True)
+class FloorRules:
+    """How callers and agents behave. The defaults are the realistic day."""
+
+    inbound_curve: tuple[float, ...] | None = None  # per hour; None: ARRIVAL_CURVES[day type]
+    mix: Mapping[str, float] = field(default_factory=lambda: MIX)
+    shifts: tuple[tuple[int, float], ...] = SHIFTS
+    breaks: bool = True
+    ivr_hangup_rate: float = IVR_HANGUP_RATE
+    self_service_rate: float = SELF_SERVICE_RATE
+    transfer_rate: float = TRANSFER_RATE
+    short_abandon_rate: float = SHORT_ABANDON_RATE
+    patience: LogNormal | Exponential = LogNormal(median=75, sigma=0.9)
+    talk: LogNormal | Exponential = LogNormal(median=180, sigma=0.7, low=12, high=3600)
+    ring_seconds: tuple[float, float] = (2, 9)  # the agent's phone rings, the caller still waits
+    wrap_up_seconds: tuple[float, float] = (5, 30)  # after an inbound call, before the next
+
+
+@dataclass(frozen=True)
 class SimulationConfig:
     day: date
     calls: int = 2000
     seed: int = 55
-    agents: int | None = None  # None: one agent per 80 contacts of the day
+    agents: int | None = None  # None: one agent per 60 contacts of the day
     queues: int = 3
     centrals: int = 2
+    floor: FloorRules = field(default_factory=FloorRules)
 
     @property
     def agent_count(self) -> int:
-        return self.agents if self.agents is not None else max(4, round(self.calls / 80))
+        return self.agents if self.agents is not None else max(4, round(self.calls / 60))
 
 
 @dataclass
@@ -101,6 +170,8 @@ class Agent:
     email: str
     shift_start: float  # seconds since local midnight
     queues: tuple[str, ...]
+    breaks: tuple[tuple[float, float], ...] = ()  # rostered (start, seconds), in shift order
+    breaks_taken: list[tuple[float, float]] = field(default_factory=list)  # (start, end)
     free_at: float = 0.0
 
     @property
@@ -109,6 +180,32 @@ class Agent:
 
     def on_shift(self, at: float) -> bool:
         return self.shift_start <= at < self.shift_end
+
+    def on_break(self, at: float) -> bool:
+        """On a break by the roster (what routing goes by) or really (a late one)."""
+        rostered = any(start <= at < start + length for start, length in self.breaks)
+        return rostered or any(start <= at < end for start, end in self.breaks_taken)
+
+    def next_start(self, at: float) -> tuple[float, list[tuple[float, float]]]:
+        """When the agent can start a call offered at `at`, and the breaks taken before it.
+
+        A break falls due at its rostered start; an agent on a call then takes it when the call
+        (and its wrap-up) ends, and takes it whole.
+        """
+        start = max(self.free_at, self.shift_start, at)
+        ready = self.free_at
+        taken = []
+        for planned, length in self.breaks[len(self.breaks_taken) :]:
+            if start < planned:
+                break
+            ready = max(planned, ready) + length
+            taken.append((ready - length, ready))
+            start = max(start, ready)
+        return start, taken
+
+    def take_call(self, start: float, breaks_before: list[tuple[float, float]]) -> None:
+        self.breaks_taken.extend(breaks_before)
+        self.free_at = start
 
 
 @dataclass
@@ -146,12 +243,15 @@ class Leg:
     ivr_seconds: int = 0
     ivr_option: int | None = None
     queue: str | None = None
+    overflowed_from: str | None = None  # the queue chosen in the IVR, when it had nobody
     agent: Agent | None = None
     ring_seconds: int = 0
     wait_seconds: int = 0
     talk_seconds: int = 0
     duration_seconds: int = 0
     closed_ivr: bool = False  # the caller reached the IVR outside opening hours
+    self_service: bool = False  # the caller's business ended in the IVR's self-service option
+    hung_up_by: str = "caller"  # or "agent": who ended an answered call
     tax_type: str = ""
     tax_per_minute: Decimal = Decimal("0")
     cost: Decimal = Decimal("0")
@@ -165,6 +265,11 @@ class Leg:
     @property
     def ended_at(self) -> float:
         return self.started_at + self.duration_seconds
+
+    @property
+    def retained_in_ivr(self) -> bool:
+        """The IVR ended the call on purpose (closed message, self-service): not an abandon."""
+        return self.closed_ivr or self.self_service
 
     @property
     def queue_entered_at(self) -> float:
@@ -217,6 +322,7 @@ def day_type(day: date) -> str:
 class _DaySimulator:
     def __init__(self, config: SimulationConfig) -> None:
         self.config = config
+        self.rules = config.floor
         self.rng = random.Random(f"pbx55-simulator:{config.seed}:model")
         self.customers: dict[str, list[Customer]] = {}
         self.legs: list[Leg] = []
@@ -283,21 +389,46 @@ class _DaySimulator:
         # Skills follow the traffic: the busiest queue gets the most agents, every queue at least
         # one; with fewer agents than queues everyone serves every queue.
         skills = self._assign_skills(count - outbound_count, queues, shares)
-        for index in range(count):
+        queues_of = [()] * outbound_count + skills
+        group_sizes = Counter(queues_of)
+        seen_in_group: Counter[tuple[str, ...]] = Counter()
+        for index, agent_queues in enumerate(queues_of):
             name = f"{rng.choice(FIRST_NAMES)}.{rng.choice(LAST_NAMES)}"
             while name in used_names:
                 name = f"{name}{rng.randrange(2, 10)}"
             used_names.add(name)
-            shift_hour = rng.choices([h for h, _ in SHIFTS], weights=[w for _, w in SHIFTS])[0]
+            # Stratified over each skill group, as a roster is planned: every queue's agents
+            # spread over the shifts in their shares, so no queue is left alone for an hour.
+            quantile = (seen_in_group[agent_queues] + rng.random()) / group_sizes[agent_queues]
+            seen_in_group[agent_queues] += 1
+            shift_start = self._shift_hour(quantile) * 3600 + rng.choice((0, 0, 15 * 60, 30 * 60))
             agents.append(
                 Agent(
                     branch_mask=base_extension + 100 + index,
                     email=f"{name}@central{central_id}.example.com.br",
-                    shift_start=shift_hour * 3600 + rng.choice((0, 0, 15 * 60, 30 * 60)),
-                    queues=() if index < outbound_count else skills[index - outbound_count],
+                    shift_start=shift_start,
+                    queues=agent_queues,
+                    breaks=self._roster_breaks(shift_start) if self.rules.breaks else (),
                 )
             )
         return agents[:outbound_count], agents[outbound_count:]
+
+    def _shift_hour(self, quantile: float) -> int:
+        shifts = self.rules.shifts
+        total = sum(share for _, share in shifts)
+        cumulative = 0.0
+        for hour, share in shifts:
+            cumulative += share / total
+            if quantile < cumulative:
+                return hour
+        return shifts[-1][0]
+
+    def _roster_breaks(self, shift_start: float) -> tuple[tuple[float, float], ...]:
+        rng = self.rng
+        return tuple(
+            (shift_start + rng.uniform(*hours) * 3600, rng.randint(*minutes) * 60)
+            for hours, minutes in BREAKS
+        )
 
     @staticmethod
     def _assign_skills(
@@ -310,7 +441,13 @@ class _DaySimulator:
             # give the next agent to the queue with the most traffic per agent
             busiest = max(range(len(queues)), key=lambda q: shares[q] / seats[q])
             seats[busiest] += 1
-        return [(queue,) for queue, n in zip(queues, seats, strict=True) for _ in range(n)]
+        # The other queues' agents also take the main line's calls, their second skill.
+        main = queues[0]
+        return [
+            (queue,) if queue == main else (queue, main)
+            for queue, n in zip(queues, seats, strict=True)
+            for _ in range(n)
+        ]
 
     def customer_for(self, central: Central) -> Customer:
         """A caller or callee: sometimes someone who already called today (repeat callers)."""
@@ -348,9 +485,11 @@ class _DaySimulator:
         alphanumeric = self.config.day >= date(2026, 7, 1) and rng.random() < 0.3
         return _cnpj(rng, alphanumeric=alphanumeric)
 
-    def arrival_times(self, count: int, curve: tuple[int, ...]) -> list[float]:
-        hours = self.rng.choices(range(24), weights=curve, k=count)
-        return sorted(hour * 3600 + self.rng.uniform(0, 3600) for hour in hours)
+    def arrival_times(self, count: int, curve: tuple[float, ...]) -> list[float]:
+        """Arrivals at the curve's intensity, interpolated linearly between hour midpoints."""
+        minutes = [_interpolated(curve, (minute + 0.5) / 60) for minute in range(24 * 60)]
+        chosen = self.rng.choices(range(24 * 60), weights=minutes, k=count)
+        return sorted(minute * 60 + self.rng.uniform(0, 60) for minute in chosen)
 
     # ---- the day ----------------------------------------------------------------------------
 
@@ -358,9 +497,10 @@ class _DaySimulator:
         centrals = self.build_centrals()
         central_shares = self._central_shares(len(centrals))
         rng = self.rng
-        kinds = rng.choices(list(MIX), weights=list(MIX.values()), k=self.config.calls)
+        mix = self.rules.mix
+        kinds = rng.choices(list(mix), weights=list(mix.values()), k=self.config.calls)
         counts = {kind: kinds.count(kind) for kind in MIX}
-        curve = ARRIVAL_CURVES[day_type(self.config.day)]
+        curve = self.rules.inbound_curve or ARRIVAL_CURVES[day_type(self.config.day)]
 
         for arrival in self.arrival_times(counts["inbound"], curve):
             central = rng.choices(centrals, weights=central_shares)[0]
@@ -399,65 +539,104 @@ class _DaySimulator:
         rng = self.rng
         central = leg.central
         leg.ivr_seconds = int(rng.uniform(8, 55))
-        open_agents = [a for a in central.inbound_agents if a.on_shift(leg.started_at)]
-        if not open_agents:
+        if not any(a.on_shift(leg.queue_entered_at) for a in central.inbound_agents):
             # outside opening hours the IVR plays the closed message and hangs up
             leg.closed_ivr = True
             leg.ivr_seconds = int(rng.uniform(15, 40))
             leg.duration_seconds = leg.ivr_seconds
             return
-        if rng.random() < IVR_HANGUP_RATE:
+        if rng.random() < self.rules.ivr_hangup_rate:
             leg.ivr_seconds = int(rng.uniform(3, leg.ivr_seconds))
+            leg.duration_seconds = leg.ivr_seconds
+            return
+        if rng.random() < self.rules.self_service_rate:
+            leg.self_service = True
+            leg.ivr_option = len(central.queues) + 1  # the menu's last option
+            leg.ivr_seconds += int(rng.uniform(30, 150))
             leg.duration_seconds = leg.ivr_seconds
             return
         option = rng.choices(range(len(central.queues)), weights=central.queue_shares)[0]
         leg.ivr_option = option + 1
-        leg.queue = central.queues[option]
+        chosen = central.queues[option]
+        leg.queue = self._route(central, chosen, leg.queue_entered_at, central.queues)
+        if leg.queue != chosen:
+            leg.overflowed_from = chosen
         if rng.random() < 0.2:
             leg.order_number = str(rng.randrange(100000, 1000000))
         self._schedule(leg.queue_entered_at, "queue", leg)
 
+    @staticmethod
+    def _route(central: Central, chosen: str, at: float, candidates: Sequence[str]) -> str | None:
+        """The queue a call for `chosen` joins at `at`: `chosen` itself while one of its agents is
+        on duty (on shift, not on a break); else it overflows to the candidate with the most
+        agents on duty, then on shift, `chosen` and then the IVR menu's order breaking ties.
+        None when no candidate has an agent on shift."""
+
+        def staffing(queue: str) -> tuple[int, int, bool]:
+            skilled = [a for a in central.inbound_agents if queue in a.queues and a.on_shift(at)]
+            return sum(not a.on_break(at) for a in skilled), len(skilled), queue == chosen
+
+        if chosen in candidates and staffing(chosen)[0]:
+            return chosen
+        best = max(candidates, key=staffing, default=None)
+        return best if best is not None and staffing(best)[1] else None
+
     def _queue(self, leg: Leg, entered_at: float) -> None:
         """FIFO service: the caller takes the agent who frees up first, unless patience ends."""
         rng = self.rng
+        rules = self.rules
         pool = [a for a in leg.central.inbound_agents if leg.queue in a.queues]
-        patience = rng.lognormvariate(math.log(75), 0.9)
-        best_agent, answer_at = None, math.inf
+        if rng.random() < rules.short_abandon_rate:
+            patience = rng.uniform(0.5, 5)
+        else:
+            patience = rules.patience.draw(rng)
+        best_agent, answer_at, breaks_before = None, math.inf, []
         for agent in pool:
-            start = max(agent.free_at, agent.shift_start, entered_at)
+            start, breaks = agent.next_start(entered_at)
             if start < agent.shift_end and start < answer_at:
-                best_agent, answer_at = agent, start
-        ring = int(rng.uniform(2, 9))
+                best_agent, answer_at, breaks_before = agent, start, breaks
+        ring = rng.uniform(*rules.ring_seconds)
         if best_agent is None or answer_at + ring - entered_at > patience:
             leg.outcome = "abandoned_queue"
             leg.wait_seconds = int(patience)
             leg.duration_seconds = leg.ivr_seconds + leg.wait_seconds
             return
+        talk = rules.talk.draw(rng)
         leg.outcome = "answered"
         leg.agent = best_agent
-        leg.ring_seconds = ring
+        leg.ring_seconds = int(ring)
         leg.wait_seconds = int(answer_at + ring - entered_at)
-        leg.talk_seconds = int(min(3600, max(12, rng.lognormvariate(math.log(180), 0.7))))
+        leg.talk_seconds = int(talk)
         leg.duration_seconds = leg.ivr_seconds + leg.wait_seconds + leg.talk_seconds
         leg.has_recording = rng.random() < RECORDING_RATE
-        best_agent.free_at = leg.ended_at + rng.uniform(5, 30)  # wrap-up before the next call
+        if rng.random() < AGENT_HANGS_UP_RATE["inbound"]:
+            leg.hung_up_by = "agent"
+        # Busy from the first ring to the end of the wrap-up; whole seconds are only what the
+        # platform reports, so the agent's time is kept exact (the textbook queue needs it).
+        wrap_up = rng.uniform(*rules.wrap_up_seconds)
+        best_agent.take_call(answer_at + ring + talk + wrap_up, breaks_before)
         self._maybe_transfer(leg)
 
     def _maybe_transfer(self, leg: Leg) -> None:
         rng = self.rng
         depth = len(self._chain_before(leg)) + 1
-        rate = TRANSFER_RATE if depth == 1 else SECOND_TRANSFER_RATE if depth == 2 else 0
+        rate = self.rules.transfer_rate if depth == 1 else SECOND_TRANSFER_RATE if depth == 2 else 0
         others = [q for q in leg.central.queues if q != leg.queue]
         if not others or rng.random() >= rate:
+            return
+        started_at = leg.ended_at + rng.choice((0, 1, 1, 2))
+        # the agent picks a queue, and the transfer lands in one that has someone on shift
+        queue = self._route(leg.central, rng.choice(others), started_at, others)
+        if queue is None:
             return
         transfer_leg = Leg(
             central=leg.central,
             kind="inbound",
-            started_at=leg.ended_at + rng.choice((0, 1, 1, 2)),
+            started_at=started_at,
             customer=leg.customer,
             outcome="abandoned_queue",
             ivr_option=leg.ivr_option,
-            queue=rng.choice(others),
+            queue=queue,
             order_number=leg.order_number,
             transferred_from=leg,
         )
@@ -475,10 +654,10 @@ class _DaySimulator:
 
     def _outbound(self, central: Central, planned_at: float) -> None:
         rng = self.rng
-        agent = min(
-            central.outbound_agents, key=lambda a: max(a.free_at, a.shift_start, planned_at)
+        agent, (dialled_at, breaks_before) = min(
+            ((a, a.next_start(planned_at)) for a in central.outbound_agents),
+            key=lambda candidate: candidate[1][0],
         )
-        dialled_at = max(agent.free_at, agent.shift_start, planned_at)
         customer = self.customer_for(central)
         while not customer.number:  # nobody dials an anonymous number
             customer = self.customer_for(central)
@@ -497,9 +676,11 @@ class _DaySimulator:
             leg.outcome = "answered"
             leg.talk_seconds = int(min(2400, max(4, rng.lognormvariate(math.log(110), 0.8))))
             leg.has_recording = rng.random() < RECORDING_RATE
+            if rng.random() < AGENT_HANGS_UP_RATE["outbound"]:
+                leg.hung_up_by = "agent"
         leg.duration_seconds = ring + leg.talk_seconds
         leg.cost = call_cost(leg.talk_seconds, leg.tax_per_minute)
-        agent.free_at = leg.ended_at + rng.uniform(10, 40)
+        agent.take_call(leg.ended_at + rng.uniform(10, 40), breaks_before)
         self.legs.append(leg)
 
     def _sms(self, central: Central, sent_at: float) -> None:
@@ -547,6 +728,14 @@ class _DaySimulator:
             for leg in sorted(by_central[central.central_id], key=lambda leg: leg.started_at):
                 central.next_sequence += self.rng.randrange(1, 5)  # other channels take ids too
                 leg.call_id = f"{epoch_midnight + int(leg.started_at)}.{central.next_sequence}"
+
+
+def _interpolated(curve: Sequence[float], hour: float) -> float:
+    """The curve's value at `hour` (0..24), linear between the middles of its hours."""
+    position = min(max(hour - 0.5, 0), len(curve) - 1)
+    below = int(position)
+    above = min(below + 1, len(curve) - 1)
+    return curve[below] + (curve[above] - curve[below]) * (position - below)
 
 
 def _cpf(rng: random.Random) -> str:

@@ -234,7 +234,7 @@ class _PushRenderer:
         if leg.outcome == "abandoned_queue":
             return rng.choices(["call_abandoned", ""], weights=[6, 1])[0]
         if leg.outcome == "abandoned_ivr":
-            return "call_retained_ura" if leg.closed_ivr else "call_abandoned"
+            return "call_retained_ura" if leg.retained_in_ivr else "call_abandoned"
         return rng.choices(["NOANSWER", "call_refused", ""], weights=[5, 2, 3])[0]
 
     def _disconnection(self, leg: Leg, stage: str) -> str:
@@ -242,7 +242,7 @@ class _PushRenderer:
             return ""
         if leg.outcome == "answered" and self.rng.random() < 0.1:
             return ""  # call_time > 0 is enough to tell the push is final
-        return "externo"
+        return "interno" if leg.hung_up_by == "agent" else "externo"
 
     @staticmethod
     def _wait_so_far(leg: Leg, stage: str) -> int:

@@ -78,7 +78,7 @@ def type_call(leg: Leg, rng: random.Random) -> str:
     if leg.outcome == "abandoned_queue":
         return "call_abandoned"
     if leg.outcome == "abandoned_ivr":
-        return "call_retained_ura" if leg.closed_ivr else "call_abandoned"
+        return "call_retained_ura" if leg.retained_in_ivr else "call_abandoned"
     return rng.choices(["NOANSWER", "call_refused"], weights=[3, 1])[0]
 
 
@@ -211,7 +211,7 @@ class _DayReport:
             "call_number_input": leg.central.did,
             "call_document": self._or_blank(leg.kind == "inbound" and customer.document),
             "call_order": self._or_blank(leg.order_number),
-            "call_disconnection": "externo",
+            "call_disconnection": "interno" if leg.hung_up_by == "agent" else "externo",
             "way_ura": self._or_blank(self._ivr_path(leg) if began_in_ivr else ""),
             "wk_ivr_1_name": self._or_blank(self._ivr_name(leg) if began_in_ivr else ""),
             "wk_ivr_1_option": self._or_blank(leg.ivr_option and str(leg.ivr_option)),

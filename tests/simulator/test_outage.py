@@ -29,7 +29,7 @@ from simulator.truth import truth_records
 from tests.ingest.receiver_harness import landed_records
 
 DAY = date(2026, 11, 18)  # a Wednesday
-CONFIG = SimulationConfig(day=DAY, calls=200, seed=3)
+CONFIG = SimulationConfig(day=DAY, calls=200, seed=2)  # a day with every kind of loss
 OUTAGE = Outage.parse("10:00-10:40")
 PBX55 = str(Path(sys.executable).with_name("pbx55"))
 

@@ -100,7 +100,7 @@ def test_report_02_lists_every_voice_leg_with_the_models_values(api, day, keys):
             expected_type = {
                 "answered": {"call_attended"},
                 "abandoned_queue": {"call_abandoned"},
-                "abandoned_ivr": {"call_retained_ura" if leg.closed_ivr else "call_abandoned"},
+                "abandoned_ivr": {"call_retained_ura" if leg.retained_in_ivr else "call_abandoned"},
                 "not_answered": {"NOANSWER", "call_refused"},
             }[leg.outcome]
             assert row["type_call"] in expected_type

@@ -239,10 +239,66 @@ def test_balance_falls_by_each_cost_per_central_in_end_order(planned):
             assert after.balance_after == before.balance_after - after.cost
 
 
-def test_busy_day_curve_peaks_in_business_hours(planned):
+def test_busy_day_curve_peaks_in_the_morning_and_the_afternoon(planned):
     day, _, _ = planned
     by_hour = Counter(int(leg.started_at // 3600) for leg in day.legs if leg.kind == "inbound")
     assert sum(by_hour[h] for h in (9, 10, 11)) > 10 * sum(by_hour[h] for h in (2, 3, 4))
+    lunch = max(by_hour[12], by_hour[13])
+    assert by_hour[10] > 1.4 * lunch and by_hour[15] > 1.4 * lunch
+
+
+def test_the_floor_routes_to_staffed_queues_and_agents_keep_their_breaks(planned):
+    day, rendered, _ = planned
+    inbound = [leg for leg in day.legs if leg.kind == "inbound"]
+    for leg in inbound:
+        if leg.queue:
+            skilled = [a for a in leg.central.inbound_agents if leg.queue in a.queues]
+            assert any(a.on_shift(leg.queue_entered_at) for a in skilled), leg
+        if leg.overflowed_from:
+            assert leg.queue != leg.overflowed_from
+    assert any(leg.overflowed_from for leg in inbound)
+    # Closed hours and self-service are retained in the IVR, without a queue or an agent.
+    retained = [leg for leg in inbound if leg.retained_in_ivr]
+    assert {leg.closed_ivr for leg in retained} == {True, False}
+    assert all(leg.queue is None and leg.agent is None for leg in retained)
+    finals = [p for p in rendered.pushes if p.stage == "final" and not p.is_duplicate]
+    for push in finals:
+        if day.legs[push.leg_index].retained_in_ivr:
+            assert _body(push)["call_status"] == "call_retained_ura"
+    # About a fifth of queue abandons are short (under 5 s), as kpis.md counts them.
+    abandons = [leg for leg in inbound if leg.outcome == "abandoned_queue"]
+    assert 0.1 < sum(leg.wait_seconds < 5 for leg in abandons) / len(abandons) < 0.35
+    # Agents take every rostered break whole, inside the shift, and answer nothing meanwhile.
+    agents = [a for central in day.centrals for a in central.inbound_agents]
+    assert all(len(a.breaks) == 3 for a in agents)
+    assert any(a.breaks_taken for a in agents)
+    for agent in agents:
+        rostered = agent.breaks[: len(agent.breaks_taken)]  # the later ones fell due unseen
+        for (start, end), (planned_at, length) in zip(agent.breaks_taken, rostered, strict=True):
+            assert start >= planned_at and end - start == length
+            assert agent.shift_start < start and end < agent.shift_end
+    for leg in day.legs:
+        if leg.agent is not None and leg.kind == "inbound":
+            rang_at = leg.queue_entered_at + leg.wait_seconds - leg.ring_seconds
+            assert not any(s < rang_at < e - 1 for s, e in leg.agent.breaks_taken), leg
+
+
+def test_agents_sometimes_hang_up_first_and_the_push_says_interno(planned):
+    day, rendered, _ = planned
+    sides: Counter = Counter()
+    for push in rendered.pushes:
+        if push.stage != "final":
+            continue
+        leg = day.legs[push.leg_index]
+        disconnection = _body(push)["call_disconnection"]
+        if disconnection:
+            expected = "interno" if leg.hung_up_by == "agent" else "externo"
+            assert disconnection == expected, leg
+        if leg.outcome == "answered":
+            sides[leg.hung_up_by] += 1
+        else:
+            assert leg.hung_up_by == "caller"
+    assert 0.05 < sides["agent"] / (sides["agent"] + sides["caller"]) < 0.3
 
 
 @pytest.fixture
