@@ -93,6 +93,13 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.daily_report import write_daily_report
+
+    print(write_daily_report(settings, day=args.day))
+    return 0
+
+
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from pbx55.rebuild import rebuild_warehouse, warehouse_state
 
@@ -214,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", dest="to_day", type=_day, help="last local day to pull (default: today)"
     )
     reconcile.set_defaults(handler=_reconcile)
+    report = commands.add_parser(
+        "report",
+        help="write the daily report (one self-contained HTML file) of the last complete day, or "
+        "--day, from the served marts; prints its path (the Dagster jobs write it after each "
+        "BI copy)",
+    )
+    report.add_argument("--day", type=_day, help="local day to report on, YYYY-MM-DD")
+    report.set_defaults(handler=_report)
     rebuild = commands.add_parser(
         "rebuild",
         help="recreate the warehouse from the landing files: load, build --full-refresh, publish",
