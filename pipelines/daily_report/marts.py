@@ -365,3 +365,54 @@ def trend(marts: Marts, day: date, days: int = TREND_DAYS) -> list[dict[str, Any
         row["service_level"] = service_level(row)
         row["abandon_rate"] = ratio(row["abandoned"], row["offered"])
     return rows
+
+
+def offered_waits(marts: Marts, day: date) -> list[dict[str, Any]]:
+    """The wait of every offered inbound leg answered or abandoned in queue (fct_calls)."""
+    return marts.rows(
+        """
+        select outcome, wait_seconds
+        from {marts}.fct_calls
+        where reported_date = ? and call_kind = 'inbound' and is_offered
+            and outcome in ('answered', 'abandoned_queue') and wait_seconds is not null
+        """,
+        [day],
+    )
+
+
+def offered_by_weekday_hour(marts: Marts) -> list[dict[str, Any]]:
+    """Offered legs per ISO weekday and local hour over every day (kpi_hourly_weekday)."""
+    return marts.rows(
+        """
+        select iso_weekday, hour_of_day, sum(offered) as offered
+        from {marts}.kpi_hourly_weekday
+        group by iso_weekday, hour_of_day
+        """
+    )
+
+
+DIMENSION_MARTS = {"queue": "kpi_by_queue", "branch_mask": "kpi_by_agent"}
+
+
+def dimension_trend(
+    marts: Marts, dimension: str, day: date, days: int = TREND_DAYS
+) -> list[dict[str, Any]]:
+    """Per day of the `days` ending on `day` and per queue (or agent, `branch_mask`), all
+    centrals together: offered and answered legs, service level, answered legs of any kind."""
+    mart = DIMENSION_MARTS[dimension]
+    rows = marts.rows(
+        f"""
+        select reported_date, {dimension} as name, sum(offered) as offered,
+            sum(answered) as answered, sum(abandoned) as abandoned,
+            sum(short_abandons) as short_abandons, sum(answered_within_sl) as answered_within_sl,
+            sum(answered_legs) as answered_legs
+        from {{marts}}.{mart}
+        where reported_date > ? and reported_date <= ?
+        group by reported_date, {dimension}
+        order by reported_date, {dimension}
+        """,  # noqa: S608 - the mart and column come from DIMENSION_MARTS
+        [day - timedelta(days=days), day],
+    )
+    for row in rows:
+        row["service_level"] = service_level(row)
+    return rows

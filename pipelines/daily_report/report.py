@@ -86,6 +86,12 @@ def headline_figures(headline: served.Headline, threshold_s: int) -> list[Figure
     ]  # fmt: skip
 
 
+def summary_line(day: date, figures: list[Figure]) -> str:
+    """The headline on one line, as the notebook prints it when run headless."""
+    values = ", ".join(f"{figure.label} {figure.value}" for figure in figures)
+    return f"Call centre on {day.isoformat()}: {values}"
+
+
 def _queue_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
     return [
         [row["central_id"], row["queue"], count(row["offered"]), count(row["answered"]),
