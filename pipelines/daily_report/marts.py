@@ -33,6 +33,8 @@ TREND_DAYS = 28
 # one place to change for a finer interval mart. Its rows are day x central x interval.
 INTERVAL_MART = "kpi_by_hour"
 INTERVAL_COLUMN = "hour_of_day"
+INTERVAL_TITLE = "hour of the day (local)"
+
 INTERVAL_COUNTS = (
     "offered",
     "answered",
@@ -42,6 +44,11 @@ INTERVAL_COUNTS = (
     "answered_wait_seconds",
 )
 WAIT_BOUNDS_S = (15, 20, 30, 60, 120, 300)  # the wait buckets of the leg KPI marts
+
+
+def interval_label(interval: Any) -> str:
+    """How an interval of INTERVAL_MART is printed on the plot's axis."""
+    return f"{interval:02d}h"
 
 
 @cache
@@ -242,7 +249,7 @@ def combined(centrals: Sequence[Headline]) -> Headline:
 
 
 def by_interval(marts: Marts, day: date) -> list[dict[str, Any]]:
-    """Per interval of the day (all centrals): the counts, service level and ASA."""
+    """Per interval of the day (all centrals): its label, the counts, service level and ASA."""
     sums = ", ".join(f"sum({name}) as {name}" for name in INTERVAL_COUNTS)
     rows = marts.rows(
         f"select {INTERVAL_COLUMN} as interval, {sums} from {{marts}}.{INTERVAL_MART} "  # noqa: S608
@@ -250,6 +257,7 @@ def by_interval(marts: Marts, day: date) -> list[dict[str, Any]]:
         [day],
     )
     for row in rows:
+        row["label"] = interval_label(row["interval"])
         row["service_level"] = service_level(row)
         row["asa_seconds"] = ratio(row["answered_wait_seconds"], row["answered"], 2)
     return rows

@@ -16,7 +16,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from pipelines.daily_report.marts import SERVICE_LEVEL_TARGET, Headline
+from pipelines.daily_report.marts import INTERVAL_TITLE, SERVICE_LEVEL_TARGET, Headline
 
 ANSWERED = "#3182bd"
 ABANDONED = "#de2d26"
@@ -52,7 +52,7 @@ def volume_and_service_level(rows: Sequence[dict[str, Any]], threshold_s: int) -
     with matplotlib.rc_context(_SVG_STYLE):
         figure = _figure()
         volume = figure.subplots()
-        # Positions, not the labels: matplotlib would read "08h" as a time of day.
+        # Positions, not the labels: matplotlib would read "08h" as a date.
         positions = list(range(len(rows)))
         answered = [row["answered"] for row in rows]
         volume.bar(positions, answered, color=ANSWERED, label="answered")
@@ -63,9 +63,9 @@ def volume_and_service_level(rows: Sequence[dict[str, Any]], threshold_s: int) -
             color=ABANDONED,
             label="abandoned in queue",
         )
-        volume.set_xticks(positions, [f"{row['interval']:02d}h" for row in rows])
+        volume.set_xticks(positions, [row["label"] for row in rows])
         volume.set_ylabel("offered legs")
-        volume.set_xlabel("hour of the day (local)")
+        volume.set_xlabel(INTERVAL_TITLE)
         level = volume.twinx()
         level.plot(
             positions,
