@@ -55,11 +55,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.warehouse_lock import warehouse_writer
 
     # The steps of the Dagster job `load_landed_pushes`, under one hold of the writer lock so
-    # that no other writer slips in between them.
+    # that no other writer slips in between them; the report only reads what BI reads.
     with warehouse_writer(settings, "pbx55 run"):
         _load(args, settings)
         _build(args, settings)
-        return _publish(args, settings)
+        _publish(args, settings)
+    return _daily_report_after_refresh(settings)
+
+
+def _daily_report_after_refresh(settings: Settings) -> int:
+    from pipelines.daily_report import write_daily_report
+
+    print(f"daily report: {write_daily_report(settings)}")
+    return 0
 
 
 def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,8 +96,16 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
         with warehouse_writer(settings, "pbx55 reconcile"):
             build_models(settings)
             publish_bi_copy(settings)
+        _daily_report_after_refresh(settings)
     if failure is not None:
         raise failure
+    return 0
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.daily_report import write_daily_report
+
+    print(write_daily_report(settings, day=args.day))
     return 0
 
 
@@ -192,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="run the dbt models and tests")
     build.set_defaults(handler=_build)
     run = commands.add_parser(
-        "run", help="load, build, then publish the BI copy (what the Dagster load job does)"
+        "run",
+        help="load, build, publish the BI copy, then write the daily report (what the Dagster "
+        "load job does)",
     )
     run.set_defaults(handler=_run)
     for command in (build, run):
@@ -214,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", dest="to_day", type=_day, help="last local day to pull (default: today)"
     )
     reconcile.set_defaults(handler=_reconcile)
+    report = commands.add_parser(
+        "report",
+        help="write the daily report (one self-contained HTML file) of the last complete day, or "
+        "--day, from the served marts; prints its path (the Dagster jobs write it after each "
+        "BI copy)",
+    )
+    report.add_argument("--day", type=_day, help="local day to report on, YYYY-MM-DD")
+    report.set_defaults(handler=_report)
     rebuild = commands.add_parser(
         "rebuild",
         help="recreate the warehouse from the landing files: load, build --full-refresh, publish",

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from pbx55.receiver_process import running_receiver
+from pbx55.simulate import yesterday_in_sao_paulo
 from tests.ingest.throwaway_ca import make_throwaway_ca
 
 PBX55 = str(Path(sys.executable).with_name("pbx55"))
@@ -59,6 +60,12 @@ def test_serve_simulate_then_run_twice_fills_the_marts_once(env, settings):
     assert f"to {settings.bi_duckdb_path}" in again.stdout
     with duckdb.connect(str(settings.bi_duckdb_path), read_only=True) as served:
         assert served.execute("select count(*) from marts.fct_calls").fetchone() == (calls,)
+    # ... and the daily report of the simulated day, the last complete one.
+    day = yesterday_in_sao_paulo()
+    assert f"daily report: {settings.data_dir / 'reports' / f'daily-{day}.html'}" in again.stdout
+    asked = pbx55("report", "--day", "2001-01-01", env=env)
+    assert asked.returncode == 0, asked.stderr[-3000:]
+    assert asked.stdout == f"{settings.data_dir / 'reports' / 'daily-2001-01-01.html'}\n"
 
 
 def test_a_bad_setting_is_a_configuration_error(env):

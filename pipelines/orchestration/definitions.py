@@ -10,6 +10,7 @@
   time-dependent flags (calls still waiting for a final push become incomplete) move on.
 - Every job runs its steps in one process, one after the other, and carries the warehouse
   writer tag: DuckDB has a single writer.
+- Every job that publishes the BI copy also writes the daily report from it (`daily_report`).
 
 `defs` is built when Dagster loads it, not at import, from the environment's `Settings`.
 """
@@ -34,7 +35,7 @@ from pipelines.orchestration.report_assets import (
     build_report_schedules,
 )
 from pipelines.orchestration.resources import JOB_TAGS, build_resources
-from pipelines.orchestration.serving_assets import build_bi_serving_copy
+from pipelines.orchestration.serving_assets import build_bi_serving_copy, daily_report
 
 REFRESH_JOB = "hourly_refresh"
 
@@ -44,28 +45,36 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     bi_serving_copy = build_bi_serving_copy(dbt_models)
     report_days = build_report_assets(settings)
     # The whole dbt project, seeds included (they are not downstream of the raw pushes).
-    models_and_serving = dg.AssetSelection.assets(dbt_models, bi_serving_copy)
+    models_and_serving = dg.AssetSelection.assets(dbt_models, bi_serving_copy, daily_report)
     load_job = dg.define_asset_job(
         LOAD_JOB,
         selection=dg.AssetSelection.assets(raw_pushes) | models_and_serving,
         tags=JOB_TAGS,
-        description="Load sealed landing files, then build the models and the BI copy.",
+        description="Load sealed landing files, then the models, the BI copy and the daily report.",
     )
     reconcile_job = dg.define_asset_job(
         RECONCILE_JOB,
         selection=dg.AssetSelection.assets(report_days) | models_and_serving,
         tags=JOB_TAGS,
-        description="Pull the report API's days, then build the models and the BI copy.",
+        description="Pull the report API's days, then the models, BI copy and daily report.",
     )
     refresh_job = dg.define_asset_job(
         REFRESH_JOB,
         selection=dg.AssetSelection.assets(raw_retention) | models_and_serving,
         tags=JOB_TAGS,
-        description="Retention of raw data, then the models again for time-dependent flags.",
+        description="Retention of raw data, then the models, BI copy and daily report again.",
     )
     return dg.Definitions(
         assets=with_freshness_policies(
-            [raw_pushes, raw_retention, report_days, DLT_LOADS, dbt_models, bi_serving_copy]
+            [
+                raw_pushes,
+                raw_retention,
+                report_days,
+                DLT_LOADS,
+                dbt_models,
+                bi_serving_copy,
+                daily_report,
+            ]
         ),
         jobs=[load_job, reconcile_job, refresh_job],
         sensors=[

@@ -1,10 +1,11 @@
-"""The BI serving copy as a Dagster asset, downstream of every mart."""
+"""The BI serving copy, downstream of every mart, and the daily report, downstream of the copy."""
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
 import dagster as dg
 
 from foundation.settings import Settings
 from pipelines.bi_copy import SERVED_SCHEMA, publish_bi_copy
+from pipelines.daily_report import write_daily_report
 from pipelines.orchestration.resources import WAREHOUSE_POOL, retried_when_busy
 
 
@@ -46,3 +47,24 @@ def build_bi_serving_copy(dbt_models: dg.AssetsDefinition) -> dg.AssetsDefinitio
         return dg.MaterializeResult(metadata=metadata)
 
     return bi_serving_copy
+
+
+@dg.asset(
+    name="daily_report",
+    deps=["bi_serving_copy"],
+    group_name="serving",
+    kinds={"html"},
+    description=(
+        "The supervisor's report of the last complete day: one self-contained HTML file, "
+        "$PBX55_DATA_DIR/reports/daily-<day>.html and daily-latest.html, read from the served "
+        "marts (it takes no writer lock: it only reads what BI reads)."
+    ),
+)
+def daily_report(
+    context: dg.AssetExecutionContext, pbx55_settings: dg.ResourceParam[Settings]
+) -> dg.MaterializeResult:
+    path = write_daily_report(pbx55_settings)
+    context.log.info(f"daily report written to {path}")
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size}
+    )

@@ -3,12 +3,13 @@
 One receiver process (`pbx55 serve` on a free loopback port), a few hundred calls with the
 vendor's quirks, SIGTERM (which seals the landing files), `load_landed_pushes`, `build_models`
 into a temporary DuckDB, then: every acknowledged push is in the raw table exactly once, and
-`marts.fct_calls` agrees with the simulator's own model of every call. The BI copy and the
-notebook run on the result, so neither can rot.
+`marts.fct_calls` agrees with the simulator's own model of every call. The BI copy, the daily
+report and the notebook run on the result, so none of them can rot.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import subprocess
@@ -22,7 +23,9 @@ import pytest
 
 from foundation.settings import Settings
 from pbx55.simulate import yesterday_in_sao_paulo
-from pipelines.bi_copy import publish_bi_copy
+from pipelines.bi_copy import PUBLICATION_SCHEMA, SERVED_SCHEMA, publish_bi_copy
+from pipelines.daily_report import write_daily_report
+from pipelines.daily_report.report import count, money, percent, seconds
 from pipelines.loader.load import load_landed_pushes
 from simulator import SimulationConfig
 from simulator.compare import (
@@ -31,6 +34,7 @@ from simulator.compare import (
     fct_calls_rows,
     fct_journeys_rows,
 )
+from tests.e2e.report_page import parse_report
 from tests.e2e.simulated_day import build_models_after_the_day, send_day
 from tests.pipelines.older_duckdb import (
     METABASE_DRIVER_DUCKDB,
@@ -129,6 +133,20 @@ def test_bi_copy_and_notebook_run_on_the_result(day_through_the_pipeline):
         assert reader.execute("select count(*) from marts.fct_calls").fetchone()[0] == calls
     leftovers = [p for p in settings.bi_duckdb_path.parent.iterdir() if p.name.endswith(".partial")]
     assert leftovers == []
+    day = _last_day(settings)
+    summary = _notebook_summary(settings)
+    assert summary.startswith(f"Call centre on {day}: New inbound calls "), summary
+    [(offered,)] = _bi_rows(
+        settings,
+        "select sum(offered) from marts.kpi_daily "
+        "where reported_date = ? and call_kind = 'inbound'",
+        [day],
+    )
+    assert f"Offered legs {offered:,}," in summary
+
+
+def _notebook_summary(settings: Settings) -> str:
+    """Run the notebook headless on the BI copy `settings` name; the line it prints."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PBX55_")}
     environment |= settings.as_environment() | {"MPLBACKEND": "Agg"}
     completed = subprocess.run(
@@ -140,6 +158,157 @@ def test_bi_copy_and_notebook_run_on_the_result(day_through_the_pipeline):
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout.strip().splitlines()[-1]
+
+
+def _bi_rows(settings: Settings, sql: str, parameters: list[object] | None = None) -> list[tuple]:
+    with duckdb.connect(str(settings.bi_duckdb_path), read_only=True) as served:
+        return served.execute(sql, parameters or []).fetchall()
+
+
+def _last_day(settings: Settings):
+    return _bi_rows(settings, "select max(reported_date) from marts.kpi_daily")[0][0]
+
+
+def test_the_daily_report_prints_the_marts_of_the_day_and_needs_nothing_outside(
+    day_through_the_pipeline,
+):
+    settings, report = day_through_the_pipeline
+    publish_bi_copy(settings)
+    day = report.day.config.day
+    assert _last_day(settings) == day  # the simulated day is the last complete one
+
+    path = write_daily_report(settings)
+
+    assert path == settings.data_dir / "reports" / f"daily-{day}.html"
+    assert path.with_name("daily-latest.html").read_bytes() == path.read_bytes()
+    page = parse_report(path.read_text(encoding="utf-8"))
+    assert page.external_references == []
+    assert page.notice is None
+    assert page.svgs == 5  # hours, waits, abandons, cost, trend: the day has them all
+    # The day's totals, by the formulas of docs/kpis.md over the centrals' counts.
+    [totals] = _bi_rows(
+        settings,
+        """
+        select
+            sum(journeys) filter (where call_kind = 'inbound'),
+            sum(offered), sum(answered), sum(abandoned),
+            sum(answered_within_sl) / (sum(answered) + sum(abandoned) - sum(short_abandons)),
+            sum(asa_seconds * answered) / sum(answered),
+            sum(abandoned) / sum(offered),
+            sum(voice_cost) + sum(sms_cost)
+        from marts.kpi_daily where reported_date = ?
+        """,
+        [day],
+    )
+    journeys, offered, answered, abandoned, level, asa, abandon_rate, cost = totals
+    assert page.headline == {
+        "new_inbound_calls": count(journeys),
+        "offered": count(offered),
+        "answered": count(answered),
+        "abandoned": count(abandoned),
+        "service_level": percent(round(level, 4)),
+        "asa_seconds": seconds(round(asa, 2)),
+        "abandon_rate": percent(round(abandon_rate, 4)),
+        "cost": money(float(cost)),
+    }
+    # Each central's own figures are the mart's values.
+    rows = _bi_rows(
+        settings,
+        """
+        select central_id, service_level, asa_seconds, abandon_rate
+        from marts.kpi_daily where reported_date = ? and call_kind = 'inbound'
+        order by central_id
+        """,
+        [day],
+    )
+    printed = [row for row in page.centrals if row]
+    assert len(rows) == len(report.day.centrals) > 1
+    assert [
+        (row["central_id"], row["service_level"], row["asa_seconds"], row["abandon_rate"])
+        for row in printed
+    ] == [(central, percent(sl), seconds(asa), percent(rate)) for central, sl, asa, rate in rows]
+
+
+def test_the_daily_report_of_one_hour_without_outbound_calls_or_of_no_marts(
+    day_through_the_pipeline, tmp_path
+):
+    """The BI copy cut to one hour of inbound calls with nothing billed; then an empty one;
+    then none at all. Each gives a report (the notebook too, on the hour), never a traceback."""
+    settings, report = day_through_the_pipeline
+    publish_bi_copy(settings)
+    day = report.day.config.day
+    [(busiest_hour,)] = _bi_rows(
+        settings,
+        "select hour_of_day from marts.kpi_by_hour where reported_date = ? "
+        "order by offered desc limit 1",
+        [day],
+    )
+    one_hour = _cut_copy(
+        settings,
+        tmp_path / "one_hour",
+        f"reported_date = '{day}'",
+        {
+            "kpi_by_hour": f"hour_of_day = {busiest_hour}",
+            "kpi_daily": "call_kind = 'inbound'",
+            "kpi_by_tariff_class": "false",
+            "kpi_by_caller_area": "false",
+        },
+    )
+    page = parse_report(write_daily_report(one_hour).read_text(encoding="utf-8"))
+    assert page.external_references == []
+    assert page.notice is None
+    assert page.headline["cost"] == money(0)
+    assert page.svgs == 4  # nothing billed: no cost plot
+    assert _notebook_summary(one_hour).startswith(f"Call centre on {day}: ")
+
+    empty = _cut_copy(settings, tmp_path / "empty", "false", {})
+    page = parse_report((write_daily_report(empty)).read_text(encoding="utf-8"))
+    assert page.notice == "The marts hold no complete day yet."
+    assert page.headline == {}
+
+    nothing = dataclasses.replace(
+        settings, data_dir=tmp_path / "none", duckdb_path=tmp_path / "none" / "warehouse.duckdb"
+    )
+    path = write_daily_report(nothing, day=day)
+    assert path.name == f"daily-{day}.html"
+    page = parse_report(path.read_text(encoding="utf-8"))
+    assert page.notice.startswith("Nothing to report: no BI copy at ")
+
+
+def _cut_copy(settings: Settings, data_dir: Path, keep: str, keep_in: dict[str, str]) -> Settings:
+    """A BI copy of `settings`' under `data_dir` with the marts' rows where `keep` (and, in the
+    tables named, `keep_in[table]`); the settings that read it."""
+    cut = dataclasses.replace(
+        settings, data_dir=data_dir, duckdb_path=data_dir / "warehouse.duckdb"
+    )
+    data_dir.mkdir(parents=True)
+    source = str(settings.bi_duckdb_path).replace("'", "''")
+    with duckdb.connect(str(cut.bi_duckdb_path)) as copy:
+        copy.execute(f"attach '{source}' as source (read_only)")
+        copy.execute(f"create schema {SERVED_SCHEMA}")
+        copy.execute(f"create schema {PUBLICATION_SCHEMA}")
+        copy.execute(
+            f"create table {PUBLICATION_SCHEMA}.publication as "  # noqa: S608
+            f"select * from source.{PUBLICATION_SCHEMA}.publication"
+        )
+        tables = copy.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'source' and table_schema = ?",
+            [SERVED_SCHEMA],
+        ).fetchall()
+        for (table,) in tables:
+            columns = {
+                row[0]
+                for row in copy.execute(f"describe source.{SERVED_SCHEMA}.{table}").fetchall()
+            }
+            condition = keep if "reported_date" in columns else "true"
+            condition += f" and ({keep_in.get(table, 'true')})"
+            copy.execute(
+                f"create table {SERVED_SCHEMA}.{table} as "  # noqa: S608
+                f"select * from source.{SERVED_SCHEMA}.{table} where {condition}"
+            )
+    return cut
 
 
 @pytest.mark.parametrize("version", METABASE_DRIVER_DUCKDB)

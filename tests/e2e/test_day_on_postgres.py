@@ -13,6 +13,8 @@ import pytest
 
 from foundation.settings import Settings
 from pbx55.simulate import yesterday_in_sao_paulo
+from pipelines.daily_report import write_daily_report
+from pipelines.daily_report.report import count, percent
 from pipelines.loader.load import load_landed_pushes
 from simulator import SimulationConfig
 from simulator.compare import (
@@ -21,6 +23,7 @@ from simulator.compare import (
     fct_calls_rows,
     fct_journeys_rows,
 )
+from tests.e2e.report_page import parse_report
 from tests.e2e.simulated_day import build_models_after_the_day, send_day
 
 TOKEN = "e2e-token-0123456789abcdef"
@@ -69,7 +72,20 @@ def test_a_day_on_postgres_agrees_with_the_ground_truth(
         counts = Counter(push_id for (push_id,) in cursor.fetchall())
         calls = fct_calls_rows(connection, schema=f"{postgres_prefix}marts")
         journeys = fct_journeys_rows(connection, schema=f"{postgres_prefix}marts")
+        cursor.execute(
+            f"select central_id, offered, service_level from {postgres_prefix}marts.kpi_daily "  # noqa: S608
+            "where reported_date = %s and call_kind = 'inbound' order by central_id",
+            [config.day],
+        )
+        inbound = cursor.fetchall()
     connection.close()
+    # The daily report reads the marts schema of the Postgres warehouse (its prefix included).
+    page = parse_report(write_daily_report(on_postgres).read_text(encoding="utf-8"))
+    assert page.notice is None
+    assert page.headline["offered"] == count(sum(offered for _, offered, _ in inbound))
+    assert [(row["central_id"], row["service_level"]) for row in page.centrals if row] == [
+        (central, percent(float(level))) for central, _, level in inbound
+    ]
     acknowledged = [result.push_id for result in report.delivery.results if result.acknowledged]
     assert acknowledged and [p for p in acknowledged if counts[p] != 1] == []
     assert len(calls) >= config.calls  # transfers add legs

@@ -69,6 +69,10 @@ def test_definitions_load_with_jobs_sensor_and_schedule() -> None:
     for job_name in ("load_landed_pushes", "hourly_refresh"):
         job = definitions.resolve_job_def(job_name)
         assert job.tags.get(WAREHOUSE_WRITER_TAG) == "true"
+    # Every job that publishes the BI copy writes the daily report from it.
+    for job_name in ("load_landed_pushes", "reconcile_report_days", "hourly_refresh"):
+        selected = definitions.resolve_job_def(job_name).asset_layer.selected_asset_keys
+        assert {dg.AssetKey("bi_serving_copy"), dg.AssetKey("daily_report")} <= selected, job_name
     assert definitions.resolve_sensor_def("sealed_landing_files_sensor")
     schedule = definitions.resolve_schedule_def("hourly_refresh_schedule")
     assert schedule.cron_schedule == "5 * * * *"
