@@ -109,15 +109,10 @@ select
     type_call_raw,
     status,
     call_kind,
-    -- The pushes' vocabulary (int_calls__reduced); a call retained in the IVR is an IVR abandon.
-    case
-        when status_is_answered or coalesce(call_time_spoken_typed, 0) > 0 then 'answered'
-        when call_kind = 'outbound' then 'not_answered'
-        when status = 'retained_ivr' then 'abandoned_ivr'
-        when call_kind = 'inbound' and queue is not null then 'abandoned_queue'
-        when call_kind = 'inbound' then 'abandoned_ivr'
-        else 'unknown'
-    end as outcome,
+    -- The pushes' vocabulary (int_calls__reduced).
+    {{ finished_leg_outcome(
+        'status_is_answered or coalesce(call_time_spoken_typed, 0) > 0', 'call_kind', 'status', 'queue'
+    ) }} as outcome,
     coalesce(
         {{ normalise_label('queue') }} like '%{{ var("voice_bot_queue_suffix") | lower }}', false
     ) as is_voice_bot_entry,
