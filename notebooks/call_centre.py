@@ -64,6 +64,7 @@ def _(day_choice, mo, query):
         select
             sum(inbound_calls) as inbound, sum(offered) as offered, sum(answered) as answered,
             sum(abandoned) as abandoned, sum(abandoned_ivr) as abandoned_ivr,
+            sum(retained_ivr) as retained_ivr, sum(unmeasured_legs) as unmeasured_legs,
             sum(answered_within_sl)
                 / nullif(sum(answered) + sum(abandoned) - sum(short_abandons), 0) as service_level,
             sum(asa_seconds * answered) / nullif(sum(answered), 0) as asa_seconds
@@ -75,8 +76,11 @@ def _(day_choice, mo, query):
     mo.md(
         f"**{int(headline.inbound)}** inbound calls, **{int(headline.offered)}** reached a queue, "
         f"**{int(headline.answered)}** answered, **{int(headline.abandoned)}** abandoned in queue "
-        f"and **{int(headline.abandoned_ivr)}** in the IVR. Service level (20 s): "
-        f"**{100 * headline.service_level:.1f}%**, ASA **{headline.asa_seconds:.0f} s**."
+        f"and **{int(headline.abandoned_ivr)}** hung up in the IVR; the IVR itself kept "
+        f"**{int(headline.retained_ivr)}** (closed hours, self-service). Service level (20 s): "
+        f"**{100 * headline.service_level:.1f}%**, ASA **{headline.asa_seconds:.0f} s**. "
+        f"**{int(headline.unmeasured_legs)}** legs have no final state yet: their talk and cost "
+        "are unknown and left out."
     )
     return
 
