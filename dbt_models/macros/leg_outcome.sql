@@ -5,13 +5,12 @@
     `retained_ivr`, not an abandon: as Amazon Connect and Twilio count them, only a caller who
     hangs up abandons.
 #}
-{% macro finished_leg_outcome(is_answered, call_kind, status, queue) -%}
-    case
-        when {{ is_answered }} then 'answered'
-        when {{ call_kind }} = 'outbound' then 'not_answered'
-        when {{ status }} = 'retained_ivr' then 'retained_ivr'
-        when {{ call_kind }} = 'inbound' and {{ queue }} is not null then 'abandoned_queue'
-        when {{ call_kind }} = 'inbound' then 'abandoned_ivr'
-        else 'unknown'
-    end
+{#- The branches of a `case` (the caller writes `case`, its own earlier branches, and `end`). -#}
+{% macro finished_leg_outcome_branches(is_answered, call_kind, status, queue) -%}
+    when {{ is_answered }} then 'answered'
+    when {{ call_kind }} = 'outbound' then 'not_answered'
+    when {{ status }} = 'retained_ivr' then 'retained_ivr'
+    when {{ call_kind }} = 'inbound' and {{ queue }} is not null then 'abandoned_queue'
+    when {{ call_kind }} = 'inbound' then 'abandoned_ivr'
+    else 'unknown'
 {%- endmacro %}

@@ -179,7 +179,7 @@ select
                     else 'in_progress'
                 end
         when call_kind = 'sms' then 'unknown'
-        else {{ finished_leg_outcome(
+        {{ finished_leg_outcome_branches(
             'coalesce(talk_seconds, 0) > 0 or passed_through_attended', 'call_kind', 'final_status', 'queue'
         ) }}
     end as outcome,

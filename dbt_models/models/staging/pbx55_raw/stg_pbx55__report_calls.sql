@@ -110,9 +110,11 @@ select
     status,
     call_kind,
     -- The pushes' vocabulary (int_calls__reduced).
-    {{ finished_leg_outcome(
-        'status_is_answered or coalesce(call_time_spoken_typed, 0) > 0', 'call_kind', 'status', 'queue'
-    ) }} as outcome,
+    case
+        {{ finished_leg_outcome_branches(
+            'status_is_answered or coalesce(call_time_spoken_typed, 0) > 0', 'call_kind', 'status', 'queue'
+        ) }}
+    end as outcome,
     coalesce(
         {{ normalise_label('queue') }} like '%{{ var("voice_bot_queue_suffix") | lower }}', false
     ) as is_voice_bot_entry,
