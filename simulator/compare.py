@@ -1,8 +1,9 @@
 """Compare `marts.fct_calls` with the simulator's ground truth, call by call.
 
 Used by the end-to-end test (which requires full agreement) and by the demo (which prints it).
-Values the warehouse cannot know are not compared: the durations, cost and recording of a call
-whose final push never came.
+Values the warehouse cannot know must be unknown there: a call whose final push never came has
+no talk, duration or cost (null, never 0) and its wait is flagged partial; its wait, balance and
+recording are not compared.
 
 Two modes. From pushes alone (the default): what the receiver acknowledged is what the warehouse
 can know, so a call whose every push was lost in an outage is absent, one whose final push was
@@ -32,8 +33,8 @@ FCT_JOURNEYS_COLUMNS = (
 FCT_CALLS_COLUMNS = (
     "central_id", "call_id", "call_kind", "outcome", "started_at", "queue", "branch_mask",
     "wait_seconds", "talk_seconds", "duration_seconds", "tax_type", "cost", "balance_after",
-    "has_recording", "caller_ddd", "journey_id", "has_final_push", "push_count",
-    "late_push_count",
+    "has_recording", "caller_ddd", "journey_id", "has_final_push", "is_wait_partial",
+    "push_count", "late_push_count",
 )  # fmt: skip
 RECONCILED_COLUMNS = ("final_state_source",)
 
@@ -192,6 +193,10 @@ def expected_values(
         }
         if not outage_losses:
             expected["late_push_count"] = record["late_pushes"]
+    else:
+        # no final state: unknown, not zero (kpis.md, "Definitions changed")
+        expected |= {"talk_seconds": None, "duration_seconds": None, "cost": None}
+    expected["is_wait_partial"] = not final_known
     if record.get("pushes_acknowledged") == record["pushes_sent"]:
         # staging drops exact duplicates, so each distinct push counts once
         expected["push_count"] = int(record["pushes_sent"]) - int(record["duplicates_sent"])
@@ -202,12 +207,13 @@ def expected_values(
             # only the report knows this call: it says nothing of its direction or caller
             expected = {"started_at": record["started_at_local"]}
         elif not final_known:
-            del expected["has_final_push"]
+            del expected["has_final_push"], expected["duration_seconds"]
         reconciled_outcome = str(record["reconciled_outcome"])
         expected |= {
             "outcome": CONTRACT_OUTCOME.get(reconciled_outcome, reconciled_outcome),
             "wait_seconds": record["reconciled_wait_seconds"],
             "talk_seconds": record["reconciled_talk_seconds"],
+            "is_wait_partial": False,  # the report gives the final state
         }
     sources = record["final_state_sources"]
     if sources:
@@ -296,8 +302,9 @@ def expected_journeys(
     reconciled: bool = False,
 ) -> dict[tuple[str, str], dict]:
     """fct_journeys as the truth sees it, by (central, root call id): QueueMetrics multi-stint
-    rules of kpis.md (final outcome from the last leg, wait, talk and cost summed). A sum is
-    left out when the warehouse cannot know it for some leg (no final push; the report has no
+    rules of kpis.md (final outcome from the last leg, wait, talk and cost summed). Where some
+    leg has no final state, the total wait (a lower bound) is not compared and the total talk and
+    cost are unknown (null); the cost too where the report gave a leg's final state (it has no
     cost)."""
     by_call = {(str(r["central_id"]), str(r["call_id"])): r for r in truth}
     legs_by_root: dict[tuple[str, str], list[Mapping[str, object]]] = defaultdict(list)
@@ -319,12 +326,11 @@ def expected_journeys(
             "is_answered": final_outcome == "answered",
         }
         if all("wait_seconds" in values for values in leg_values):
-            journey |= {
-                "total_wait_seconds": sum(int(v["wait_seconds"]) for v in leg_values),
-                "total_talk_seconds": sum(int(v["talk_seconds"]) for v in leg_values),
-            }
-        if all("cost" in values for values in leg_values):
-            journey["total_cost"] = sum(float(v["cost"]) for v in leg_values)
+            journey["total_wait_seconds"] = sum(int(v["wait_seconds"]) for v in leg_values)
+        talks = [values["talk_seconds"] for values in leg_values]
+        costs = [values.get("cost") for values in leg_values]  # none from the report alone
+        journey["total_talk_seconds"] = None if None in talks else sum(map(int, talks))
+        journey["total_cost"] = None if None in costs else sum(map(float, costs))
         expected[root] = journey
     return expected
 

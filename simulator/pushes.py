@@ -86,6 +86,14 @@ def recording_url(day: SimulatedDay, leg: Leg) -> str:
     )
 
 
+def warehouse_outcome(leg: Leg) -> str:
+    """The outcome pbx55 should give the finished leg: the model's, except that a leg the IVR
+    kept (the closed-hours message, or self-service) is `retained_ivr`, sent as
+    `call_retained_ura`: only a caller who hangs up abandons. The one place that says which legs
+    are retained."""
+    return "retained_ivr" if leg.retained_in_ivr else leg.outcome
+
+
 def call_type_word(leg: Leg, rng: random.Random) -> str:
     word = CALL_TYPE_WORDS[(leg.kind, leg.central.language)]
     return word.upper() if rng.random() < 0.05 else word
@@ -233,8 +241,10 @@ class _PushRenderer:
             return rng.choices(["call_attended", ""], weights=[3, 1])[0]
         if leg.outcome == "abandoned_queue":
             return rng.choices(["call_abandoned", ""], weights=[6, 1])[0]
+        if warehouse_outcome(leg) == "retained_ivr":
+            return "call_retained_ura"
         if leg.outcome == "abandoned_ivr":
-            return "call_retained_ura" if leg.retained_in_ivr else "call_abandoned"
+            return "call_abandoned"
         return rng.choices(["NOANSWER", "call_refused", ""], weights=[5, 2, 3])[0]
 
     def _disconnection(self, leg: Leg, stage: str) -> str:

@@ -1,14 +1,16 @@
 """The ground truth file: one JSON line per call id, from the simulator's own model of the call.
 
 `outcome` is what the warehouse should report for the call given what was sent: the simulated
-outcome (`answered`, `abandoned_queue`, `abandoned_ivr`, `not_answered`, `sms`), or `incomplete`
-when the final push never came (`simulated_outcome` keeps what really happened). architecture.md
+outcome (`answered`, `abandoned_queue`, `abandoned_ivr`, `not_answered`, `sms`) with a leg the IVR
+kept as `retained_ivr` (`pushes.warehouse_outcome`), or `incomplete` when the final push never
+came (`simulated_outcome` keeps what really happened, in the model's vocabulary). architecture.md
 has no outcome for an SMS; `compare.CONTRACT_OUTCOME` says how the contract spells it.
 
 The wait, talk, duration, cost, balance and recording are what really happened; for a call whose
 final push never came (`has_final_push` false) the warehouse cannot know them, and comparisons
-skip them. `journey_root_call_id` is the oldest leg of the call's transfer chain (the call itself
-when it was never transferred); `transfer_id_sent_by` says which leg carried `call_transfer_id`.
+expect its talk, duration and cost unknown (null) and its wait flagged partial.
+`journey_root_call_id` is the oldest leg of the call's transfer chain (the call itself when it
+was never transferred); `transfer_id_sent_by` says which leg carried `call_transfer_id`.
 `pushes_sent` counts deliveries (retried duplicates included, HTTP retries not),
 `duplicates_sent` the identical re-sends, `late_pushes` the start pushes first delivered after the
 call's final push, and `push_ids` the receiver's ids from the 200 responses.
@@ -36,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulator.model import Leg, SimulatedDay, billed_seconds
-from simulator.pushes import RenderedDay
+from simulator.pushes import RenderedDay, warehouse_outcome
 from simulator.report import in_report, voice_bot_legs
 from simulator.sender import DeliveryResult
 
@@ -60,7 +62,7 @@ def truth_records(
             "call_id": leg.call_id,
             "kind": leg.kind,
             "call_type_sent": rendered.call_types_sent[leg_index],
-            "outcome": leg.outcome if has_final else "incomplete",
+            "outcome": warehouse_outcome(leg) if has_final else "incomplete",
             "simulated_outcome": leg.outcome,
             "started_at_local": f"{started:%Y-%m-%d %H:%M:%S}",
             "queue": leg.queue,
@@ -134,10 +136,10 @@ def _reconciled(record: dict[str, object], leg: Leg) -> dict[str, object]:
     final_acknowledged = bool(record["final_push_acknowledged"])
     if record["in_report"]:
         sources = ["pushes", "both"] if final_acknowledged else ["report"]
-        outcome, wait, talk = leg.outcome, leg.wait_seconds, leg.talk_seconds
+        outcome, wait, talk = warehouse_outcome(leg), leg.wait_seconds, leg.talk_seconds
     elif final_acknowledged:
         sources = ["pushes"]
-        outcome, wait, talk = leg.outcome, leg.wait_seconds, leg.talk_seconds
+        outcome, wait, talk = warehouse_outcome(leg), leg.wait_seconds, leg.talk_seconds
     else:
         sources, wait, talk = [], None, None
         outcome = "incomplete" if record["pushes_acknowledged"] else None

@@ -4,6 +4,8 @@
     marts and the heatmap all take them from here: the heatmap sums the counts of kpi_by_hour
     first and then applies the same ratios, so no mart can drift from another.
     Offered = receptive leg with a queue; `answered`/`abandoned` below are offered legs only.
+    A value fct_calls does not know (null: the talk, cost or billing of a leg without a final
+    state) is left out of a sum, and each average divides by the legs whose value is known.
 #}
 {% macro kpi_counts() -%}
     {%- set sl = var('sl_threshold_s') -%}
@@ -20,19 +22,23 @@
         'abandoned': abandoned,
         'short_abandons': "is_short_abandon",
         'abandoned_ivr': "outcome = 'abandoned_ivr'",
+        'retained_ivr': "outcome = 'retained_ivr'",
         'in_progress': "outcome = 'in_progress'",
         'incomplete': "outcome = 'incomplete'",
+        'unmeasured_legs': "outcome in ('in_progress', 'incomplete')",
         'answered_within_sl': answered ~ " and wait_seconds <= " ~ sl,
         'abandoned_within_sl': abandoned ~ " and wait_seconds <= " ~ sl,
         'abandoned_after_sl': abandoned ~ " and wait_seconds > " ~ sl,
         'answered_after_300s': answered ~ " and wait_seconds > 300",
         'abandoned_after_300s': abandoned ~ " and wait_seconds > 300",
         'answered_legs': "is_answered",
+        'answered_talk_known': "is_answered and talk_seconds is not null",
         'answered_transferred_out': "is_answered and has_transfer_out",
         'answered_recorded': "is_answered and has_recording",
         'answered_agent_hung_up': "is_answered and hung_up_by = 'agent'",
         'answered_hung_up_known': "is_answered and hung_up_by in ('agent', 'caller')",
-        'voice_legs': "call_kind <> 'sms'",
+        'costed_calls': "call_kind <> 'sms' and cost is not null",
+        'costed_answered_legs': "is_answered and call_kind <> 'sms' and cost is not null",
         'calls_from_report': "final_state_source = 'report'",
     } -%}
     {%- for bound in [15, 20, 30, 60, 120, 300] -%}
@@ -56,12 +62,11 @@
         ('answered_talk_seconds', 'talk_seconds', 'is_answered'),
         ('cost_amount', 'cost', "call_kind <> 'sms'"),
         ('billed_minutes_amount', 'billed_minutes', "call_kind <> 'sms'"),
+        ('costed_billed_minutes', 'billed_minutes', "call_kind <> 'sms' and cost is not null"),
         ('sms_cost_amount', 'cost', "call_kind = 'sms'"),
     ] -%}
         {%- do sums.update({name: "sum(case when " ~ condition ~ " then " ~ value ~ " else 0 end)"}) -%}
     {%- endfor -%}
-    {#- Costs per call count voice legs only; an SMS is priced per message (sms_cost). -#}
-    {%- do sums.update({'costed_calls': sums['voice_legs']}) -%}
     {{ return(sums) }}
 {%- endmacro %}
 
@@ -84,18 +89,19 @@
         'abandon_rate': [['abandoned'], ['offered'], 4],
         'abandon_rate_ex_short': [['abandoned', '-short_abandons'], ['offered', '-short_abandons'], 4],
         'ivr_abandon_rate': [['abandoned_ivr'], ['inbound_calls'], 4],
-        'talk_mean_seconds': [['answered_talk_seconds'], ['answered_legs'], 2],
+        'ivr_retained_rate': [['retained_ivr'], ['inbound_calls'], 4],
+        'talk_mean_seconds': [['answered_talk_seconds'], ['answered_talk_known'], 2],
         'transfer_rate': [['answered_transferred_out'], ['answered_legs'], 4],
         'recording_coverage': [['answered_recorded'], ['answered_legs'], 4],
         'agent_hung_up_first_rate': [['answered_agent_hung_up'], ['answered_hung_up_known'], 4],
         'cost_per_call': [['cost_amount'], ['costed_calls'], 4],
-        'cost_per_answered_call': [['cost_amount'], ['answered_legs'], 4],
-        'cost_per_billed_minute': [['cost_amount'], ['billed_minutes_amount'], 4],
+        'cost_per_answered_call': [['cost_amount'], ['costed_answered_legs'], 4],
+        'cost_per_billed_minute': [['cost_amount'], ['costed_billed_minutes'], 4],
         'journey_abandon_rate': [['journeys_abandoned'], ['journeys'], 4],
         'journey_transfer_rate': [['journeys_transferred'], ['journeys'], 4],
         'legs_per_journey': [['journey_legs'], ['journeys'], 2],
         'journey_wait_mean_seconds': [['journey_wait_seconds'], ['journeys'], 2],
-        'journey_cost_mean': [['journey_cost_amount'], ['journeys'], 4],
+        'journey_cost_mean': [['journey_cost_amount'], ['costed_journeys'], 4],
         'repeat_rate_caller_24h': [['repeated_by_caller_24h'], ['repeat_known_caller_24h'], 4],
         'repeat_rate_caller_168h': [['repeated_by_caller_168h'], ['repeat_known_caller_168h'], 4],
         'repeat_rate_document_24h': [['repeated_by_document_24h'], ['repeat_known_document_24h'], 4],
@@ -153,13 +159,14 @@
     {%- endfor -%}
     {{ kpi_count_columns([
         'legs', 'inbound_calls', 'outbound_calls', 'sms_sent', 'transfer_in_legs', 'offered',
-        'answered', 'abandoned', 'short_abandons', 'abandoned_ivr', 'in_progress', 'incomplete',
-        'calls_from_report', 'answered_within_sl', 'abandoned_within_sl',
+        'answered', 'abandoned', 'short_abandons', 'abandoned_ivr', 'retained_ivr', 'in_progress',
+        'incomplete', 'unmeasured_legs', 'calls_from_report', 'answered_within_sl',
+        'abandoned_within_sl',
     ]) }},
     {{ kpi_ratios(counts, [
         'service_level', 'service_level_asterisk_sl', 'service_level_asterisk_sl2',
         'service_level_cisco_icm', 'service_level_amazon', 'asa_seconds', 'avg_abandon_wait_seconds',
-        'abandon_rate', 'abandon_rate_ex_short', 'ivr_abandon_rate',
+        'abandon_rate', 'abandon_rate_ex_short', 'ivr_abandon_rate', 'ivr_retained_rate',
     ]) }},
     {%- for outcome, condition in [('answered', answered), ('abandoned', abandoned)] %}
         {%- for label, fraction in [('p50', 0.5), ('p80', 0.8), ('p90', 0.9), ('p95', 0.95)] %}

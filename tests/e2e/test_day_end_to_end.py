@@ -104,6 +104,7 @@ def test_fct_calls_agrees_with_the_ground_truth_for_every_call(day_through_the_p
         "answered",
         "abandoned_queue",
         "abandoned_ivr",
+        "retained_ivr",
         "not_answered",
         "incomplete",
     } <= outcomes

@@ -121,7 +121,9 @@ def first_batch(factory: PushFactory) -> list[tuple[Any, ...]]:
     abandoned = {"call_status": "call_abandoned", "call_time": 0, "call_duration": 45}
     rows += inbound_call(factory, "c2", local(10, 30), final={**abandoned, "call_time_waiting": 40})
     rows += inbound_call(factory, "c3", local(11), final={**abandoned, "call_time_waiting": 3})
-    rows += inbound_call(factory, "c4", local(11, 30), queue=None, caller=None, final={**abandoned})
+    # Self-service in the IVR: retained, not abandoned (the report lists it too, then the bot).
+    retained = {**abandoned, "call_status": "call_retained_ura"}
+    rows += inbound_call(factory, "c4", local(11, 30), queue=None, caller=None, final=retained)
     rows += outbound_call(
         factory,
         "c5",

@@ -85,7 +85,7 @@ def test_duckdb_build_reduces_calls_links_journeys_and_updates_incrementally(
     assert {call: calls[call]["outcome"] for call in ("c2", "c3", "c4", "c5", "c6", "c7")} == {
         "c2": "abandoned_queue",
         "c3": "abandoned_queue",
-        "c4": "abandoned_ivr",
+        "c4": "retained_ivr",
         "c5": "answered",
         "c6": "in_progress",
         "c7": "incomplete",
@@ -112,7 +112,20 @@ def test_duckdb_build_reduces_calls_links_journeys_and_updates_incrementally(
     inbound = daily["inbound"]
     assert (inbound["legs"], inbound["inbound_calls"], inbound["transfer_in_legs"]) == (11, 8, 3)
     assert (inbound["offered"], inbound["answered"], inbound["abandoned"]) == (10, 6, 2)
-    assert (inbound["in_progress"], inbound["incomplete"], inbound["abandoned_ivr"]) == (1, 1, 1)
+    assert (inbound["in_progress"], inbound["incomplete"], inbound["unmeasured_legs"]) == (1, 1, 2)
+    assert (inbound["abandoned_ivr"], inbound["retained_ivr"], inbound["ivr_retained_rate"]) == (
+        0,
+        1,
+        0.125,
+    )
+    # c7's final push never came: its talk and cost are unknown, its wait only the wait so far.
+    c7 = calls["c7"]
+    assert (c7["talk_seconds"], c7["cost"], c7["billed_minutes"], c7["is_wait_partial"]) == (
+        None,
+        None,
+        None,
+        True,
+    )
     assert daily["sms"]["sms_cost"] == 0.1 and daily["sms"]["voice_cost"] == 0
 
     _assert_no_personal_data(settings, mart_tables)

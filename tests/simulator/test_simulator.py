@@ -71,6 +71,7 @@ def test_the_mix_has_every_case_field_notes_lists(planned):
         ("inbound", "answered"),
         ("inbound", "abandoned_queue"),
         ("inbound", "abandoned_ivr"),
+        ("inbound", "retained_ivr"),
         ("inbound", "incomplete"),
         ("outbound", "answered"),
         ("outbound", "not_answered"),

@@ -119,11 +119,22 @@ reduced as (
         {{ first_non_null_by('ranked.disconnection', 'ranked.reducer_rank') }} as disconnection,
         {{ first_non_null_by('ranked.hung_up_by', 'ranked.reducer_rank') }} as hung_up_by,
         {{ first_non_null_by('ranked.wait_seconds', 'ranked.reducer_rank') }} as wait_seconds,
-        {{ first_non_null_by('ranked.talk_seconds', 'ranked.reducer_rank') }} as talk_seconds,
-        {{ first_non_null_by('ranked.duration_seconds', 'ranked.reducer_rank') }} as duration_seconds,
+        -- Start pushes send talk, duration and cost as 0 before they are known: without a final
+        -- push they stay unknown (null), not zero. The wait so far is kept (fct_calls flags it).
+        case
+            when bool_or(ranked.is_final_push)
+                then {{ first_non_null_by('ranked.talk_seconds', 'ranked.reducer_rank') }}
+        end as talk_seconds,
+        case
+            when bool_or(ranked.is_final_push)
+                then {{ first_non_null_by('ranked.duration_seconds', 'ranked.reducer_rank') }}
+        end as duration_seconds,
         {{ first_non_null_by('ranked.tax_type', 'ranked.reducer_rank') }} as tax_type,
         {{ first_non_null_by('ranked.tax_per_minute', 'ranked.reducer_rank') }} as tax_per_minute,
-        {{ first_non_null_by('ranked.cost', 'ranked.reducer_rank') }} as cost,
+        case
+            when bool_or(ranked.is_final_push)
+                then {{ first_non_null_by('ranked.cost', 'ranked.reducer_rank') }}
+        end as cost,
         {{ first_non_null_by('ranked.balance_after', 'ranked.reducer_rank') }} as balance_after,
         bool_or(ranked.has_recording) as has_recording,
         {{ first_non_null_by('ranked.caller_token', 'ranked.reducer_rank') }} as caller_token,
@@ -168,11 +179,9 @@ select
                     else 'in_progress'
                 end
         when call_kind = 'sms' then 'unknown'
-        when coalesce(talk_seconds, 0) > 0 or passed_through_attended then 'answered'
-        when call_kind = 'outbound' then 'not_answered'
-        when call_kind = 'inbound' and queue is not null then 'abandoned_queue'
-        when call_kind = 'inbound' then 'abandoned_ivr'
-        else 'unknown'
+        {{ finished_leg_outcome_branches(
+            'coalesce(talk_seconds, 0) > 0 or passed_through_attended', 'call_kind', 'final_status', 'queue'
+        ) }}
     end as outcome,
     {{ run_started_at_utc() }} as reduced_at
 from reduced

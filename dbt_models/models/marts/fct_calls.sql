@@ -275,8 +275,10 @@ enriched as (
             case when calls.call_kind = 'sms' then 'SMS' else 'unknown' end
         ) as tariff_class,
         -- Anatel billing of a leg with a voice tariff class: 30 s minimum, then 6 s steps, on
-        -- talk time. Legs without a tariff (an inbound call is paid by the caller) bill nothing.
+        -- talk time. Legs without a tariff (an inbound call is paid by the caller) bill nothing;
+        -- a call whose talk is unknown (no final state) bills an unknown amount.
         case
+            when calls.call_kind <> 'sms' and calls.talk_seconds is null then null
             when coalesce(tariffs.is_voice, false) and calls.talk_seconds > 0
                 then
                     case
@@ -357,6 +359,8 @@ final as (
         and coalesce(wait_seconds, 0) < {{ var('short_abandon_s') }} as is_short_abandon,
         push_count,
         has_final_push,
+        -- No final state (no final push, no report row): the wait is a start push's wait so far.
+        final_state_source = 'pushes' and not has_final_push as is_wait_partial,
         late_push_count,
         first_received_at,
         last_received_at,

@@ -107,9 +107,13 @@ journeys as (
             as answered_branch_mask,
         max(case when answered_preference = 1 and is_answered then talk_seconds end)
             as answered_talk_seconds,
+        -- A missing wait or talk counts as 0, and a leg without a final state adds its wait so
+        -- far (has_unfinished_leg says so). Its talk is unknown, so the journey's is; so is the
+        -- cost of a journey with a leg of unknown cost (no final state, or the report's).
         sum(coalesce(wait_seconds, 0)) as total_wait_seconds,
-        sum(coalesce(talk_seconds, 0)) as total_talk_seconds,
-        sum(coalesce(cost, 0)) as total_cost,
+        case when bool_or(is_wait_partial) then null else sum(coalesce(talk_seconds, 0)) end
+            as total_talk_seconds,
+        case when count(cost) = count(*) then sum(cost) end as total_cost,
         bool_or(outcome in ('in_progress', 'incomplete')) as has_unfinished_leg,
         sum(case when final_state_source = 'report' then 1 else 0 end) as legs_from_report
     from legs

@@ -1,7 +1,7 @@
 {%- set counts = [
     'legs', 'inbound_calls', 'offered', 'answered', 'abandoned', 'short_abandons', 'abandoned_ivr',
-    'answered_within_sl', 'abandoned_within_sl', 'abandoned_after_sl', 'answered_wait_seconds',
-    'calls_from_report',
+    'retained_ivr', 'answered_within_sl', 'abandoned_within_sl', 'abandoned_after_sl',
+    'answered_wait_seconds', 'unmeasured_legs', 'calls_from_report',
 ] %}
 
 -- Additive counts per local hour, so that the heatmap can sum any number of days cheaply.

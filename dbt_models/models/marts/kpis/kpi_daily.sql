@@ -26,11 +26,12 @@ leg_kpis as (
 
 {%- set journey_counts = {
     'journeys': 'count(*)',
-    'journeys_abandoned': 'sum(case when not is_answered and not has_unfinished_leg then 1 else 0 end)',
+    'journeys_abandoned': "sum(case when not is_answered and not has_unfinished_leg and final_outcome <> 'retained_ivr' then 1 else 0 end)",
     'journeys_transferred': 'sum(case when transfers > 0 then 1 else 0 end)',
     'journey_legs': 'sum(legs)',
     'journey_wait_seconds': 'sum(total_wait_seconds)',
     'journey_cost_amount': 'sum(total_cost)',
+    'costed_journeys': 'count(total_cost)',
 } %}
 {%- for key in ['caller_24h', 'caller_168h', 'document_24h', 'document_168h'] %}
     {%- do journey_counts.update({

@@ -24,8 +24,10 @@ final as (
         sum(abandoned) as abandoned,
         sum(short_abandons) as short_abandons,
         sum(abandoned_ivr) as abandoned_ivr,
+        sum(retained_ivr) as retained_ivr,
         sum(answered_within_sl) as answered_within_sl,
         sum(abandoned_within_sl) as abandoned_within_sl,
+        sum(unmeasured_legs) as unmeasured_legs,
         sum(calls_from_report) as calls_from_report,
         {{ kpi_ratios(
             summed_counts([

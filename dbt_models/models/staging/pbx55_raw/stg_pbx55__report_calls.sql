@@ -109,14 +109,11 @@ select
     type_call_raw,
     status,
     call_kind,
-    -- The pushes' vocabulary (int_calls__reduced); a call retained in the IVR is an IVR abandon.
+    -- The pushes' vocabulary (int_calls__reduced).
     case
-        when status_is_answered or coalesce(call_time_spoken_typed, 0) > 0 then 'answered'
-        when call_kind = 'outbound' then 'not_answered'
-        when status = 'retained_ivr' then 'abandoned_ivr'
-        when call_kind = 'inbound' and queue is not null then 'abandoned_queue'
-        when call_kind = 'inbound' then 'abandoned_ivr'
-        else 'unknown'
+        {{ finished_leg_outcome_branches(
+            'status_is_answered or coalesce(call_time_spoken_typed, 0) > 0', 'call_kind', 'status', 'queue'
+        ) }}
     end as outcome,
     coalesce(
         {{ normalise_label('queue') }} like '%{{ var("voice_bot_queue_suffix") | lower }}', false
