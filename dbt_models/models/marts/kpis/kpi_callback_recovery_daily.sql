@@ -1,3 +1,7 @@
+{#- The folder's pre-hook (delete_days_calls_left) reads these on incremental runs. -#}
+{%- do ref('fct_calls') -%}
+{%- do ref('int_report_calls') -%}
+
 -- Abandoned inbound journeys called back within the window, per day x central x first queue.
 with
 

@@ -1,3 +1,7 @@
+{#- The folder's pre-hook (delete_days_calls_left) reads these on incremental runs. -#}
+{%- do ref('fct_calls') -%}
+{%- do ref('int_report_calls') -%}
+
 -- How far the baseline forecast was from the actual offered legs, per day x central x queue.
 with
 

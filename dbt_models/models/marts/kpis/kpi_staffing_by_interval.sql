@@ -1,4 +1,7 @@
 {%- set seconds_per_interval = (var('interval_minutes') | int) * 60 -%}
+{#- The folder's pre-hook (delete_days_calls_left) reads these on incremental runs. -#}
+{%- do ref('fct_calls') -%}
+{%- do ref('int_report_calls') -%}
 
 -- Erlang C staffing per interval x queue, from the interval's offered legs and mean talk.
 with recursive
