@@ -42,7 +42,9 @@ def call(
         "call_queue": "" if outbound else QUEUE,
         "branch_mask": "5000",
     }
-    first, last = (received_at, received_at) if received_at else (received(start, 1), received(start, 300))
+    first, last = (
+        (received_at, received_at) if received_at else (received(start, 1), received(start, 300))
+    )
     return [
         factory.push(first, **base, call_status="new_call", call_time=0),
         factory.push(last + timedelta(seconds=1), **base, call_time_waiting=10, **final),

@@ -48,15 +48,14 @@ calls as (
         {{ dbt.dateadd('second', 'coalesce(duration_seconds, 0)', 'reported_at') }} as leg_ended_at,
         {{ dbt.dateadd('day', 2, 'cast(reported_date as timestamp)') }} as reach_ends_at
     from {{ ref('fct_calls') }}
-    where
-        call_kind in ('inbound', 'outbound')
-        {%- if is_incremental() %}
-            and (
-                reported_date in (select reported_date from days)
-                or cast({{ dbt.dateadd('day', 1, 'reported_date') }} as date)
-                in (select reported_date from days)
-            )
-        {%- endif %}
+    where call_kind in ('inbound', 'outbound')
+    {% if is_incremental() %}
+        and (
+            reported_date in (select reported_date from days)
+            or cast({{ dbt.dateadd('day', 1, 'reported_date') }} as date)
+            in (select reported_date from days)
+        )
+    {% endif %}
 
 ),
 
@@ -102,7 +101,13 @@ counted as (
 -- of legs without one. The count after each start is the number in progress at that instant.
 events as (
 
-    select central_id, queue, interval_start, started_at as event_at, 1 as change, 1 as tie_order
+    select
+        central_id,
+        queue,
+        interval_start,
+        started_at as event_at,
+        1 as in_progress_change,
+        1 as tie_order
     from legs
     union all
     select
@@ -110,7 +115,7 @@ events as (
         queue,
         interval_start,
         ended_at as event_at,
-        -1 as change,
+        -1 as in_progress_change,
         case when ended_at > started_at then 0 else 2 end as tie_order
     from legs
 
@@ -120,7 +125,7 @@ running as (
 
     select
         *,
-        sum(change) over (
+        sum(in_progress_change) over (
             partition by central_id, queue
             order by event_at, tie_order
             rows between unbounded preceding and current row
@@ -131,16 +136,21 @@ running as (
 
 peaks_at_starts as (
 
-    select central_id, queue, interval_start, max(in_progress) as peak
+    select
+        central_id,
+        queue,
+        interval_start,
+        max(in_progress) as peak
     from running
-    where change = 1
+    where in_progress_change = 1
     group by central_id, queue, interval_start
 
 ),
 
 interval_steps as (
 
-    {{ dbt.generate_series(longest_reach) }}
+    -- dbt's macro writes its select targets on one line.
+    {{ dbt.generate_series(longest_reach) }} -- noqa: LT09
 
 ),
 
@@ -159,15 +169,28 @@ carried as (
         on {{ dbt.dateadd(
             'minute', 'interval_steps.generated_number * ' ~ minutes, 'legs.interval_start'
         ) }} < legs.ended_at
-    group by 1, 2, 3
+    group by
+        legs.central_id,
+        legs.queue,
+        {{ dbt.dateadd(
+            'minute', 'interval_steps.generated_number * ' ~ minutes, 'legs.interval_start'
+        ) }}
 
 ),
 
 slots as (
 
-    select central_id, queue, interval_start from counted
+    select
+        central_id,
+        queue,
+        interval_start
+    from counted
     union
-    select central_id, queue, interval_start from carried
+    select
+        central_id,
+        queue,
+        interval_start
+    from carried
 
 ),
 

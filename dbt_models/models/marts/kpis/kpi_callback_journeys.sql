@@ -38,9 +38,9 @@ abandoned as (
         journey_kind = 'inbound'
         and final_outcome in ('abandoned_queue', 'abandoned_ivr')
         and not has_unfinished_leg
-        {%- if is_incremental() %}
-            and reported_date in (select reported_date from days)
-        {%- endif %}
+    {% if is_incremental() %}
+        and reported_date in (select reported_date from days)
+    {% endif %}
 
 ),
 
@@ -72,8 +72,8 @@ callbacks as (
         on
             abandoned.central_id = outbound.central_id
             and abandoned.caller_token = outbound.caller_token
-            and outbound.journey_id <> abandoned.journey_id
-            and outbound.started_at_utc > abandoned.started_at_utc
+            and abandoned.journey_id <> outbound.journey_id
+            and abandoned.started_at_utc < outbound.started_at_utc
             and outbound.started_at_utc
             <= {{ dbt.dateadd('hour', window_hours, 'abandoned.started_at_utc') }}
 
@@ -81,7 +81,10 @@ callbacks as (
 
 callback_counts as (
 
-    select central_id, journey_id, count(*) as callbacks_in_window
+    select
+        central_id,
+        journey_id,
+        count(*) as callbacks_in_window
     from callbacks
     group by central_id, journey_id
 

@@ -23,7 +23,7 @@ select
     {{ rounded('sum(forecast_offered)', 2) }} as forecast_offered,
     {{ rounded('sum(absolute_error)', 2) }} as absolute_error,
     {{ ratio('sum(absolute_error)', 'sum(case when forecast_offered is not null then offered else 0 end)') }}
-    as wape,
+        as wape,
     {{ ratio(
         'sum(forecast_error)', 'sum(case when forecast_offered is not null then offered else 0 end)'
     ) }} as forecast_bias,

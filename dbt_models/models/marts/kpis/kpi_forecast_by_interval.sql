@@ -46,7 +46,10 @@ queue_intervals as (
 -- A day of a central with any voice leg is observed: an interval without a row there had none.
 observed_days as (
 
-    select distinct central_id, reported_date from intervals
+    select distinct
+        central_id,
+        reported_date
+    from intervals
 
 ),
 
@@ -62,9 +65,9 @@ target_days as (
 weeks_back as (
     {%- for week in range(1, weeks + 1) %}
 
-    select {{ week }} as weeks_back
+        select {{ week }} as weeks_back
         {%- if not loop.last %}
-    union all
+            union all
         {%- endif %}
     {%- endfor %}
 
@@ -91,7 +94,7 @@ slots as (
         queue_intervals.queue,
         target_days.reported_date,
         {{ dbt.dateadd('day', '7 * weeks_back.weeks_back', 'queue_intervals.interval_start') }}
-        as interval_start
+            as interval_start
     from queue_intervals
     cross join weeks_back
     inner join target_days
@@ -162,7 +165,7 @@ select
     forecast.weeks_observed,
     {{ rounded('forecast.forecast_offered - coalesce(actual.offered, 0)', 2) }} as forecast_error,
     {{ rounded('abs(forecast.forecast_offered - coalesce(actual.offered, 0))', 2) }}
-    as absolute_error,
+        as absolute_error,
     {{ run_started_at_utc() }} as built_at
 from slots
 inner join forecast

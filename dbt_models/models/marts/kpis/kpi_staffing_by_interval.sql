@@ -17,7 +17,7 @@ queue_intervals as (
     select
         *,
         cast(answered_talk_seconds as double precision) / nullif(answered_legs, 0)
-        as handle_seconds
+            as handle_seconds
     from intervals
     where queue not in ('(ivr)', '(outbound)') and offered > 0
 
