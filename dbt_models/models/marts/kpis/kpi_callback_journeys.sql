@@ -98,7 +98,7 @@ select
     coalesce(abandoned.first_queue, '(ivr)') as queue,
     abandoned.final_outcome,
     abandoned.started_at,
-    abandoned.caller_token is not null as has_caller_token,
+    abandoned.caller_token is not null as has_known_caller,
     first_callback.call_id is not null as is_called_back,
     coalesce(callback_counts.callbacks_in_window, 0) as callbacks_in_window,
     first_callback.call_id as first_callback_call_id,
