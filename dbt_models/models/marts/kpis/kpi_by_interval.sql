@@ -65,6 +65,7 @@ legs as (
         central_id,
         leg_interval_start as interval_start,
         coalesce(queue, case when call_kind = 'inbound' then '(ivr)' else '(outbound)' end) as queue,
+        queue is not null as is_queue,
         reported_at as started_at,
         case when leg_ended_at < reach_ends_at then leg_ended_at else reach_ends_at end as ended_at,
         call_kind,
@@ -87,12 +88,13 @@ counted as (
         central_id,
         queue,
         interval_start,
+        is_queue,
         {{ kpi_count_columns(count_names) }},
         sum(case when outcome = 'retained_ivr' then 1 else 0 end) as retained_ivr,
         {{ kpi_ratios(counts, ['service_level', 'asa_seconds', 'talk_mean_seconds']) }},
         count(distinct case when is_answered then branch_mask end) as agents_answering
     from legs
-    group by central_id, queue, interval_start
+    group by central_id, queue, interval_start, is_queue
 
 ),
 
@@ -160,6 +162,7 @@ carried as (
     select
         legs.central_id,
         legs.queue,
+        legs.is_queue,
         {{ dbt.dateadd(
             'minute', 'interval_steps.generated_number * ' ~ minutes, 'legs.interval_start'
         ) }} as interval_start,
@@ -172,6 +175,7 @@ carried as (
     group by
         legs.central_id,
         legs.queue,
+        legs.is_queue,
         {{ dbt.dateadd(
             'minute', 'interval_steps.generated_number * ' ~ minutes, 'legs.interval_start'
         ) }}
@@ -183,12 +187,14 @@ slots as (
     select
         central_id,
         queue,
+        is_queue,
         interval_start
     from counted
     union
     select
         central_id,
         queue,
+        is_queue,
         interval_start
     from carried
 
@@ -200,6 +206,7 @@ intervals as (
         slots.central_id,
         slots.queue,
         slots.interval_start,
+        slots.is_queue,
         cast(slots.interval_start as date) as reported_date,
         {%- for name in count_names + ['retained_ivr', 'agents_answering'] %}
             coalesce(counted.{{ name }}, 0) as {{ name }},
@@ -239,6 +246,7 @@ select
     cast(extract(isodow from interval_start) as {{ dbt.type_int() }}) as iso_weekday,
     central_id,
     queue,
+    is_queue,
     {%- for name in count_names + ['retained_ivr'] %}
         {{ name }},
     {%- endfor %}

@@ -39,7 +39,7 @@ intervals as (
 queue_intervals as (
 
     select * from intervals
-    where queue not in ('(ivr)', '(outbound)')
+    where is_queue
 
 ),
 

@@ -19,7 +19,7 @@ queue_intervals as (
         cast(answered_talk_seconds as double precision) / nullif(answered_legs, 0)
             as handle_seconds
     from intervals
-    where queue not in ('(ivr)', '(outbound)') and offered > 0
+    where is_queue and offered > 0
 
 ),
 
