@@ -3,7 +3,7 @@
     {{ exceptions.raise_compiler_error("var interval_minutes must be 15 or 30, not " ~ minutes) }}
 {%- endif -%}
 {#- A leg counts in progress until the end of the day after its own at most, so that a day's
-    peaks depend on that day's legs and the day's before only. -#}
+    peaks depend on its own legs and the previous day's only. -#}
 {%- set longest_reach = 2 * 24 * 60 // minutes -%}
 {%- set counts = kpi_counts() -%}
 {%- set count_names = [
