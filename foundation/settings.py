@@ -41,6 +41,10 @@ SENSOR_INTERVAL_S = 10
 # days can still be pulled with `pbx55 reconcile --from`.
 REPORT_API_FIRST_DAY = date(2026, 1, 1)
 
+# The interval lengths of the interval, staffing and forecast marts (PBX55_INTERVAL_MINUTES): the
+# half hour and quarter hour of workforce planning, both of which divide an hour.
+INTERVAL_MINUTES = (15, 30)
+
 MIN_TOKEN_LENGTH = 16
 # In a token, these usually mean the list was written wrong: another separator than the comma
 # (space, semicolon) or quotes carried over from a shell or .env file.
@@ -221,6 +225,15 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(text)
 
 
+def _interval_minutes(env: Mapping[str, str], name: str) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return 30
+    if text not in {str(minutes) for minutes in INTERVAL_MINUTES}:
+        raise ValueError(f"{name} must be 15 or 30 (minutes), not {text!r}")
+    return int(text)
+
+
 def _day(env: Mapping[str, str], name: str, default: date) -> date:
     text = env.get(name, "").strip()
     if not text:
@@ -292,6 +305,7 @@ class Settings:
     report_api_backoff_s: float = 2.0
     report_api_verify_tls: bool | Path = True
     report_api_first_day: date = REPORT_API_FIRST_DAY
+    interval_minutes: int = 30
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -368,6 +382,7 @@ class Settings:
             report_api_backoff_s=_positive(env, "PBX55_REPORT_API_BACKOFF_S", 2),
             report_api_verify_tls=_tls_verification(env, "PBX55_REPORT_API_VERIFY_TLS"),
             report_api_first_day=_day(env, "PBX55_REPORT_API_FIRST_DAY", REPORT_API_FIRST_DAY),
+            interval_minutes=_interval_minutes(env, "PBX55_INTERVAL_MINUTES"),
         )
 
     def as_environment(self) -> dict[str, str]:
@@ -418,6 +433,7 @@ class Settings:
             if isinstance(self.report_api_verify_tls, bool)
             else str(self.report_api_verify_tls),
             "PBX55_REPORT_API_FIRST_DAY": self.report_api_first_day.isoformat(),
+            "PBX55_INTERVAL_MINUTES": str(self.interval_minutes),
         }
         return {name: value for name, value in environ.items() if value}
 

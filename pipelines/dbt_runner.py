@@ -113,6 +113,8 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         # a finished day is pulled again: the reconciliation's data-quality tests read them.
         "PBX55_REPORT_API_CENTRALS": ",".join(central for central, _ in settings.report_api_keys),
         "PBX55_REPORT_API_LOOKBACK_DAYS": str(settings.report_api_lookback_days),
+        # The length of the intervals of kpi_by_interval and the marts built on it.
+        "PBX55_INTERVAL_MINUTES": str(settings.interval_minutes),
     }
     if settings.postgres_url:
         url = urlsplit(settings.postgres_url)

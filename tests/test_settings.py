@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from foundation.settings import Settings
+from pipelines.dbt_runner import dbt_env
 
 
 def test_the_environment_of_settings_gives_the_same_settings_back(settings: Settings) -> None:
@@ -30,6 +31,7 @@ def test_the_environment_of_settings_gives_the_same_settings_back(settings: Sett
         report_api_backoff_s=0.5,
         report_api_verify_tls=False,
         report_api_first_day=dt.date(2025, 6, 1),
+        interval_minutes=15,
     )
     assert Settings.from_env(changed.as_environment()) == changed
     assert Settings.from_env(settings.as_environment()) == settings
@@ -104,3 +106,14 @@ def test_report_api_tls_verification_is_on_off_or_a_ca_bundle(
         assert Settings.from_env(environ).report_api_verify_tls == expected
     with pytest.raises(ValueError, match="PBX55_REPORT_API_VERIFY_TLS must be true, false or"):
         Settings.from_env(env | {"PBX55_REPORT_API_VERIFY_TLS": str(tmp_path / "missing.pem")})
+
+
+def test_the_interval_is_a_quarter_or_half_hour_and_reaches_dbt(env: dict[str, str]) -> None:
+    assert Settings.from_env(env).interval_minutes == 30
+    quarter = Settings.from_env(env | {"PBX55_INTERVAL_MINUTES": " 15 "})
+    assert quarter.interval_minutes == 15
+    assert dbt_env(quarter)["PBX55_INTERVAL_MINUTES"] == "15"
+    for value in ("20", "60", "half an hour", "0"):
+        with pytest.raises(ValueError, match="PBX55_INTERVAL_MINUTES must be 15 or 30") as refused:
+            Settings.from_env(env | {"PBX55_INTERVAL_MINUTES": value})
+        assert "\n" not in str(refused.value)
