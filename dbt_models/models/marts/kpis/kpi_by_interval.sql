@@ -8,7 +8,8 @@
 {%- set counts = kpi_counts() -%}
 {%- set count_names = [
     'legs', 'inbound_calls', 'offered', 'answered', 'abandoned', 'short_abandons', 'abandoned_ivr',
-    'answered_within_sl', 'abandoned_within_sl', 'answered_legs', 'answered_wait_seconds',
+    'retained_ivr', 'unmeasured_legs', 'answered_within_sl', 'abandoned_within_sl', 'answered_legs',
+    'answered_wait_seconds',
     'answered_talk_seconds', 'calls_from_report',
 ] -%}
 {%- do ref('int_report_calls') -%}
@@ -90,7 +91,6 @@ counted as (
         interval_start,
         is_queue,
         {{ kpi_count_columns(count_names) }},
-        sum(case when outcome = 'retained_ivr' then 1 else 0 end) as retained_ivr,
         {{ kpi_ratios(counts, ['service_level', 'asa_seconds', 'talk_mean_seconds']) }},
         count(distinct case when is_answered then branch_mask end) as agents_answering
     from legs
@@ -208,7 +208,7 @@ intervals as (
         slots.interval_start,
         slots.is_queue,
         cast(slots.interval_start as date) as reported_date,
-        {%- for name in count_names + ['retained_ivr', 'agents_answering'] %}
+        {%- for name in count_names + ['agents_answering'] %}
             coalesce(counted.{{ name }}, 0) as {{ name }},
         {%- endfor %}
         counted.service_level,
@@ -247,7 +247,7 @@ select
     central_id,
     queue,
     is_queue,
-    {%- for name in count_names + ['retained_ivr'] %}
+    {%- for name in count_names %}
         {{ name }},
     {%- endfor %}
     service_level,
