@@ -5,19 +5,19 @@ Postgres: the `marts` schema of the warehouse (with the schema prefix of `Settin
 read-only repeatable-read transaction. Either way one connection serves the whole report, so all
 its figures come from one publication of the marts.
 
-Headline ratios over several centrals are recomputed from the marts' additive counts with the
-formulas of docs/kpis.md; for one central they are the marts' own values.
+Every read is of one central (one 55pbx account, one floor), and every rate is the mart's own
+value: the formulas live in dbt (dbt_models/macros/kpi_columns.sql), never here. Only additive
+counts and amounts are summed (a central's kinds, queues or tariff classes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -26,49 +26,22 @@ from foundation.settings import Settings
 from pipelines.bi_copy import PUBLICATION_SCHEMA, SERVED_SCHEMA
 from pipelines.dbt_runner import DBT_PROJECT_DIR
 
-# The industry's 80/20 convention: 80% of calls answered within the threshold T (dbt var).
-SERVICE_LEVEL_TARGET = 0.80
+if TYPE_CHECKING:
+    from pipelines.daily_report.figures import Figure
+
 TREND_DAYS = 28
-# The volume-and-service-level plot by interval of the day reads this mart and these columns: the
-# one place to change for a finer interval mart. Its rows are day x central x interval.
-INTERVAL_MART = "kpi_by_hour"
-INTERVAL_COLUMN = "hour_of_day"
-INTERVAL_TITLE = "hour of the day (local)"
-
-INTERVAL_COUNTS = (
-    "offered",
-    "answered",
-    "abandoned",
-    "short_abandons",
-    "answered_within_sl",
-    "answered_wait_seconds",
-)
 WAIT_BOUNDS_S = (15, 20, 30, 60, 120, 300)  # the wait buckets of the leg KPI marts
-
-
-def interval_label(interval: Any) -> str:
-    """How an interval of INTERVAL_MART is printed on the plot's axis."""
-    return f"{interval:02d}h"
+# The interval plot shows this many of a central's busiest queues; the others are summed.
+BUSIEST_QUEUES = 4
+# The staffing table shows the intervals x queues with the most offered legs.
+BUSY_INTERVALS = 10
 
 
 @cache
 def dbt_var(name: str) -> Any:
-    """A var of dbt_models/dbt_project.yml (the service-level threshold, the short abandon)."""
+    """A var of dbt_models/dbt_project.yml (the service-level threshold and target, ...)."""
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     return project["vars"][name]
-
-
-def ratio(numerator: float, denominator: float, digits: int = 4) -> float | None:
-    """As the marts' `ratio` macro: rounded, and null (None) over an empty denominator."""
-    return None if not denominator else round(numerator / denominator, digits)
-
-
-def service_level(counts: dict[str, float]) -> float | None:
-    """A<=T / (answered + abandoned - short abandons), docs/kpis.md."""
-    return ratio(
-        counts["answered_within_sl"],
-        counts["answered"] + counts["abandoned"] - counts["short_abandons"],
-    )
 
 
 class Marts:
@@ -169,113 +142,94 @@ def days_with_calls(marts: Marts) -> list[date]:
     return [row["reported_date"] for row in rows]
 
 
-@dataclass(frozen=True)
-class Headline:
-    """The day's headline figures, all centrals together (or one central)."""
-
-    central_id: str  # "all" for the sum over centrals
-    new_inbound_calls: int
-    offered: int
-    answered: int
-    abandoned: int
-    short_abandons: int
-    abandoned_ivr: int
-    answered_within_sl: int
-    service_level: float | None
-    asa_seconds: float | None
-    abandon_rate: float | None
-    cost: float
-
-    @property
-    def queue_abandons(self) -> int:
-        """Abandoned in queue after the short-abandon cut-off."""
-        return self.abandoned - self.short_abandons
-
-
-_INBOUND_COUNTS = (
-    "offered",
-    "answered",
-    "abandoned",
-    "short_abandons",
-    "abandoned_ivr",
-    "answered_within_sl",
-)
-
-
-def headlines(marts: Marts, day: date) -> list[Headline]:
-    """One headline per central of the day, from kpi_daily (its own ratios), cost of every kind."""
+def centrals(marts: Marts, day: date) -> list[str]:
+    """The centrals with calls on `day`."""
     rows = marts.rows(
-        """
-        select
-            central_id,
-            sum(case when call_kind = 'inbound' then journeys else 0 end) as new_inbound_calls,
-            {counts},
-            max(case when call_kind = 'inbound' then service_level end) as service_level,
-            max(case when call_kind = 'inbound' then asa_seconds end) as asa_seconds,
-            max(case when call_kind = 'inbound' then abandon_rate end) as abandon_rate,
-            sum(coalesce(voice_cost, 0) + coalesce(sms_cost, 0)) as cost
-        from {{marts}}.kpi_daily
-        where reported_date = ?
-        group by central_id
-        order by central_id
-        """.format(
-            counts=",\n".join(
-                f"sum(case when call_kind = 'inbound' then {name} else 0 end) as {name}"
-                for name in _INBOUND_COUNTS
+        "select distinct central_id from {marts}.kpi_daily where reported_date = ? order by 1",
+        [day],
+    )
+    return [row["central_id"] for row in rows]
+
+
+def central_values(marts: Marts, day: date, figures: Sequence[Figure]) -> dict[str, dict[str, Any]]:
+    """Per central of `day`, each figure's value by its column: the central's own row of the
+    figure's mart, or the sum of its rows (counts and amounts only) where `call_kind` is None.
+    A central without rows in a mart has no value (None) for its figures."""
+    values: dict[str, dict[str, Any]] = {central: {} for central in centrals(marts, day)}
+    sources: dict[tuple[str, str | None], list[str]] = {}
+    for figure in figures:
+        sources.setdefault((figure.mart, figure.call_kind), []).append(figure.column)
+    for (mart, call_kind), columns in sources.items():
+        if call_kind is None:
+            selected = ", ".join(f"sum({column}) as {column}" for column in columns)
+            rows = marts.rows(
+                f"select central_id, {selected} from {{marts}}.{mart} "  # noqa: S608
+                "where reported_date = ? group by central_id",
+                [day],
             )
-        ),
-        [day],
+        else:
+            rows = marts.rows(
+                f"select central_id, {', '.join(columns)} from {{marts}}.{mart} "  # noqa: S608
+                "where reported_date = ? and call_kind = ?",
+                [day, call_kind],
+            )
+        for row in rows:
+            values.setdefault(row.pop("central_id"), {}).update(row)
+    return values
+
+
+def by_interval(marts: Marts, day: date, central: str) -> list[dict[str, Any]]:
+    """The central's queues per interval of `day` (kpi_by_interval): offered legs and the
+    queue's own service level."""
+    return marts.rows(
+        """
+        select interval_start, interval_minutes, queue, offered, service_level
+        from {marts}.kpi_by_interval
+        where reported_date = ? and central_id = ? and is_queue
+        order by interval_start, queue
+        """,
+        [day, central],
     )
-    return [Headline(**row) for row in rows]
 
 
-def combined(centrals: Sequence[Headline]) -> Headline:
-    """All centrals together: counts summed, ratios over the sums (ASA weighted by answered)."""
-    if len(centrals) == 1:
-        return centrals[0]
-    counts = {
-        name: sum(getattr(central, name) for central in centrals)
-        for name in ("new_inbound_calls", *_INBOUND_COUNTS)
-    }
-    answered_wait = sum((central.asa_seconds or 0) * central.answered for central in centrals)
-    return Headline(
-        central_id="all",
-        **counts,
-        service_level=service_level(counts),
-        asa_seconds=ratio(answered_wait, counts["answered"], 2),
-        abandon_rate=ratio(counts["abandoned"], counts["offered"]),
-        cost=round(sum(central.cost for central in centrals), 4),
+def staffing(
+    marts: Marts, day: date, central: str, figures: Sequence[Figure], busiest: int = BUSY_INTERVALS
+) -> list[dict[str, Any]]:
+    """The central's busiest intervals x queues of `day` with Erlang C's staffing
+    (kpi_staffing_by_interval), in the order of the day."""
+    columns = ", ".join(figure.column for figure in figures)
+    return marts.rows(
+        f"""
+        select * from (
+            select interval_start, queue, {columns}
+            from {{marts}}.kpi_staffing_by_interval
+            where reported_date = ? and central_id = ?
+            order by offered desc, interval_start, queue
+            limit ?
+        ) as busiest
+        order by interval_start, queue
+        """,  # noqa: S608 - the columns come from the figure list
+        [day, central, busiest],
     )
 
 
-def by_interval(marts: Marts, day: date) -> list[dict[str, Any]]:
-    """Per interval of the day (all centrals): its label, the counts, service level and ASA."""
-    sums = ", ".join(f"sum({name}) as {name}" for name in INTERVAL_COUNTS)
-    rows = marts.rows(
-        f"select {INTERVAL_COLUMN} as interval, {sums} from {{marts}}.{INTERVAL_MART} "  # noqa: S608
-        f"where reported_date = ? group by {INTERVAL_COLUMN} order by {INTERVAL_COLUMN}",
-        [day],
-    )
-    for row in rows:
-        row["label"] = interval_label(row["interval"])
-        row["service_level"] = service_level(row)
-        row["asa_seconds"] = ratio(row["answered_wait_seconds"], row["answered"], 2)
-    return rows
-
-
-def wait_buckets(marts: Marts, day: date) -> list[dict[str, Any]]:
-    """Answered and abandoned offered legs per wait bucket (<= 15 s, 15-20 s, ..., > 300 s)."""
+def wait_buckets(marts: Marts, day: date, central: str) -> list[dict[str, Any]]:
+    """The central's answered and abandoned offered legs per wait bucket (<= 15 s, 15-20 s,
+    ..., > 300 s), from its inbound row of kpi_daily."""
     columns = [
-        f"sum({outcome}_within_{bound}s) as {outcome}_{bound}"
+        f"{outcome}_within_{bound}s as {outcome}_{bound}"
         for outcome in ("answered", "abandoned")
         for bound in WAIT_BOUNDS_S
     ]
-    [row] = marts.rows(
-        f"select {', '.join(columns)}, sum(answered_after_300s) as answered_after, "  # noqa: S608
-        "sum(abandoned_after_300s) as abandoned_after from {marts}.kpi_daily "
-        "where reported_date = ? and call_kind = 'inbound'",
-        [day],
+    rows = marts.rows(
+        f"select {', '.join(columns)}, answered_after_300s as answered_after, "  # noqa: S608
+        "abandoned_after_300s as abandoned_after from {marts}.kpi_daily "
+        "where reported_date = ? and central_id = ? and call_kind = 'inbound'",
+        [day, central],
     )
+    if not rows:
+        return []
+    [row] = rows
     # The marts' buckets are cumulative (wait <= N s): each bucket is the difference.
     buckets = []
     below = {"answered": 0, "abandoned": 0}
@@ -298,104 +252,100 @@ def wait_buckets(marts: Marts, day: date) -> list[dict[str, Any]]:
     return buckets
 
 
-def queues(marts: Marts, day: date) -> list[dict[str, Any]]:
+def per_queue(
+    marts: Marts, day: date, central: str, figures: Sequence[Figure]
+) -> list[dict[str, Any]]:
+    """The central's rows of `day` in the figures' mart (one per queue), the busiest first."""
+    [mart] = {figure.mart for figure in figures}
+    columns = ", ".join(figure.column for figure in figures)
+    order = "offered desc, " if any(f.column == "offered" for f in figures) else ""
     return marts.rows(
-        """
-        select central_id, queue, offered, answered, abandoned, short_abandons, service_level,
-            asa_seconds, answered_wait_p90_seconds, abandon_rate, talk_mean_seconds
-        from {marts}.kpi_by_queue
-        where reported_date = ?
-        order by offered desc, central_id, queue
-        """,
-        [day],
+        f"select queue, {columns} from {{marts}}.{mart} "  # noqa: S608
+        f"where reported_date = ? and central_id = ? order by {order}queue",
+        [day, central],
     )
 
 
-def agents(marts: Marts, day: date) -> list[dict[str, Any]]:
+def agents(marts: Marts, day: date, central: str) -> list[dict[str, Any]]:
     return marts.rows(
         """
-        select central_id, branch_mask, answered_legs, answered, outbound_calls,
+        select branch_mask, answered_legs, answered, outbound_calls,
             talk_mean_seconds, transfer_rate, agent_hung_up_first_rate
         from {marts}.kpi_by_agent
-        where reported_date = ?
-        order by answered_legs desc, central_id, branch_mask
+        where reported_date = ? and central_id = ?
+        order by answered_legs desc, branch_mask
         """,
-        [day],
+        [day, central],
     )
 
 
-def cost_by_tariff_class(marts: Marts, day: date) -> list[dict[str, Any]]:
+def cost_by_tariff_class(marts: Marts, day: date, central: str) -> list[dict[str, Any]]:
     return marts.rows(
         """
-        select tariff_class, sum(legs) as legs, sum(billed_minutes) as billed_minutes,
-            sum(cost_total) as cost
+        select tariff_class, legs, billed_minutes, cost_total as cost
         from {marts}.kpi_by_tariff_class
-        where reported_date = ?
-        group by tariff_class
-        having sum(cost_total) > 0
+        where reported_date = ? and central_id = ? and cost_total > 0
         order by cost desc, tariff_class
         """,
-        [day],
+        [day, central],
     )
 
 
-def cost_by_uf(marts: Marts, day: date, top: int = 15) -> list[dict[str, Any]]:
+def cost_by_uf(marts: Marts, day: date, central: str, top: int = 15) -> list[dict[str, Any]]:
+    """Cost by the UF of the other party's number: the UF's rows of every kind summed."""
     return marts.rows(
         """
         select caller_uf, sum(billed_minutes) as billed_minutes,
             sum(coalesce(voice_cost, 0) + coalesce(sms_cost, 0)) as cost
         from {marts}.kpi_by_caller_area
-        where reported_date = ?
+        where reported_date = ? and central_id = ?
         group by caller_uf
         having sum(coalesce(voice_cost, 0) + coalesce(sms_cost, 0)) > 0
         order by cost desc, caller_uf
         limit ?
         """,
-        [day, top],
+        [day, central, top],
     )
 
 
-def trend(marts: Marts, day: date, days: int = TREND_DAYS) -> list[dict[str, Any]]:
-    """Inbound volume, service level and abandon rate per day, the `days` ending on `day`."""
-    rows = marts.rows(
+def trend(marts: Marts, day: date, central: str, days: int = TREND_DAYS) -> list[dict[str, Any]]:
+    """The central's inbound row of kpi_daily per day of the `days` ending on `day`: new
+    inbound calls (journeys), service level and abandon rate."""
+    return marts.rows(
         """
-        select reported_date, sum(journeys) as new_inbound_calls, sum(offered) as offered,
-            sum(answered) as answered, sum(abandoned) as abandoned,
-            sum(short_abandons) as short_abandons, sum(answered_within_sl) as answered_within_sl
+        select reported_date, journeys as new_inbound_calls, service_level, abandon_rate
         from {marts}.kpi_daily
-        where call_kind = 'inbound' and reported_date > ? and reported_date <= ?
-        group by reported_date
+        where central_id = ? and call_kind = 'inbound' and reported_date > ?
+            and reported_date <= ?
         order by reported_date
         """,
-        [day - timedelta(days=days), day],
+        [central, day - timedelta(days=days), day],
     )
-    for row in rows:
-        row["service_level"] = service_level(row)
-        row["abandon_rate"] = ratio(row["abandoned"], row["offered"])
-    return rows
 
 
-def offered_waits(marts: Marts, day: date) -> list[dict[str, Any]]:
+def offered_waits(marts: Marts, day: date, central: str) -> list[dict[str, Any]]:
     """The wait of every offered inbound leg answered or abandoned in queue (fct_calls)."""
     return marts.rows(
         """
         select outcome, wait_seconds
         from {marts}.fct_calls
-        where reported_date = ? and call_kind = 'inbound' and is_offered
+        where reported_date = ? and central_id = ? and call_kind = 'inbound' and is_offered
             and outcome in ('answered', 'abandoned_queue') and wait_seconds is not null
         """,
-        [day],
+        [day, central],
     )
 
 
-def offered_by_weekday_hour(marts: Marts) -> list[dict[str, Any]]:
-    """Offered legs per ISO weekday and local hour over every day (kpi_hourly_weekday)."""
+def offered_by_weekday_hour(marts: Marts, central: str) -> list[dict[str, Any]]:
+    """The central's offered legs per ISO weekday and local hour over every day observed
+    (kpi_hourly_weekday), with the days observed."""
     return marts.rows(
         """
-        select iso_weekday, hour_of_day, sum(offered) as offered
+        select iso_weekday, hour_of_day, offered, days_observed
         from {marts}.kpi_hourly_weekday
-        group by iso_weekday, hour_of_day
-        """
+        where central_id = ?
+        """,
+        [central],
     )
 
 
@@ -403,24 +353,17 @@ DIMENSION_MARTS = {"queue": "kpi_by_queue", "branch_mask": "kpi_by_agent"}
 
 
 def dimension_trend(
-    marts: Marts, dimension: str, day: date, days: int = TREND_DAYS
+    marts: Marts, dimension: str, day: date, central: str, days: int = TREND_DAYS
 ) -> list[dict[str, Any]]:
-    """Per day of the `days` ending on `day` and per queue (or agent, `branch_mask`), all
-    centrals together: offered and answered legs, service level, answered legs of any kind."""
+    """The central's rows per day of the `days` ending on `day` and per queue (or agent,
+    `branch_mask`): the mart's service level and answered legs of any kind."""
     mart = DIMENSION_MARTS[dimension]
-    rows = marts.rows(
+    return marts.rows(
         f"""
-        select reported_date, {dimension} as name, sum(offered) as offered,
-            sum(answered) as answered, sum(abandoned) as abandoned,
-            sum(short_abandons) as short_abandons, sum(answered_within_sl) as answered_within_sl,
-            sum(answered_legs) as answered_legs
+        select reported_date, {dimension} as name, service_level, answered_legs
         from {{marts}}.{mart}
-        where reported_date > ? and reported_date <= ?
-        group by reported_date, {dimension}
+        where central_id = ? and reported_date > ? and reported_date <= ?
         order by reported_date, {dimension}
         """,  # noqa: S608 - the mart and column come from DIMENSION_MARTS
-        [day - timedelta(days=days), day],
+        [central, day - timedelta(days=days), day],
     )
-    for row in rows:
-        row["service_level"] = service_level(row)
-    return rows

@@ -16,12 +16,15 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from pipelines.daily_report.marts import INTERVAL_TITLE, SERVICE_LEVEL_TARGET, Headline
+from pipelines.daily_report.figures import sl_target
+from pipelines.daily_report.marts import BUSIEST_QUEUES
 
 ANSWERED = "#3182bd"
 ABANDONED = "#de2d26"
 LEVEL = "#08519c"
 COST = "#756bb1"
+RETAINED = "#969696"
+QUEUE_COLOURS = ("#3182bd", "#e6550d", "#31a354", "#756bb1", "#bdbdbd")
 # Text as <text> in the system's sans-serif, not as glyph paths; ids salted for a stable output.
 _SVG_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "pbx55-daily-report", "font.size": 9}
 # No creation date or tool credits: the same marts give the same file.
@@ -46,40 +49,57 @@ def _percent_axis(axes: Any) -> None:
 
 
 def volume_and_service_level(rows: Sequence[dict[str, Any]], threshold_s: int) -> str | None:
-    """Offered legs answered and abandoned per interval, with the service level and its target."""
-    if not rows or not any(row["offered"] for row in rows):
+    """Offered legs per interval stacked by queue (the busiest `BUSIEST_QUEUES`, the others
+    together), and each of those queues' own service level (kpi_by_interval) against the target."""
+    if not any(row["offered"] for row in rows):
         return None
+    offered_by_queue: dict[str, int] = {}
+    for row in rows:
+        offered_by_queue[row["queue"]] = offered_by_queue.get(row["queue"], 0) + row["offered"]
+    busiest = sorted(offered_by_queue, key=lambda queue: (-offered_by_queue[queue], queue))
+    shown, others = busiest[:BUSIEST_QUEUES], busiest[BUSIEST_QUEUES:]
+    intervals = sorted({row["interval_start"] for row in rows})
+    position = {interval: index for index, interval in enumerate(intervals)}
     with matplotlib.rc_context(_SVG_STYLE):
-        figure = _figure()
+        figure = _figure(height=3.8)
         volume = figure.subplots()
-        # Positions, not the labels: matplotlib would read "08h" as a date.
-        positions = list(range(len(rows)))
-        answered = [row["answered"] for row in rows]
-        volume.bar(positions, answered, color=ANSWERED, label="answered")
-        volume.bar(
-            positions,
-            [row["abandoned"] for row in rows],
-            bottom=answered,
-            color=ABANDONED,
-            label="abandoned in queue",
-        )
-        volume.set_xticks(positions, [row["label"] for row in rows])
-        volume.set_ylabel("offered legs")
-        volume.set_xlabel(INTERVAL_TITLE)
         level = volume.twinx()
-        level.plot(
-            positions,
-            [None if row["service_level"] is None else 100 * row["service_level"] for row in rows],
-            color=LEVEL,
-            marker="o",
-            label=f"service level ({threshold_s} s)",
+        bottom = [0] * len(intervals)
+        for index, queue in enumerate([*shown, *(["other queues"] if others else [])]):
+            members = {queue} if queue in shown else set(others)
+            offered = [0] * len(intervals)
+            for row in rows:
+                if row["queue"] in members:
+                    offered[position[row["interval_start"]]] += row["offered"]
+            colour = QUEUE_COLOURS[index % len(QUEUE_COLOURS)]
+            volume.bar(range(len(intervals)), offered, bottom=bottom, color=colour, label=queue)
+            bottom = [b + o for b, o in zip(bottom, offered, strict=True)]
+            if queue in shown:
+                levels = [None] * len(intervals)
+                for row in rows:
+                    if row["queue"] == queue and row["service_level"] is not None:
+                        levels[position[row["interval_start"]]] = 100 * row["service_level"]
+                level.plot(range(len(intervals)), levels, color=colour, marker="o",
+                           markersize=3, linewidth=1)  # fmt: skip
+        level.axhline(100 * sl_target(), color=LEVEL, linestyle=":", linewidth=1,
+                      label=f"target ({threshold_s} s)")  # fmt: skip
+        # Positions, not the times: every other label, so that 48 half hours stay legible.
+        volume.set_xticks(
+            range(0, len(intervals), 2),
+            [f"{interval:%H:%M}" for interval in intervals[::2]],
+            rotation=90,
         )
-        level.axhline(100 * SERVICE_LEVEL_TARGET, color=LEVEL, linestyle=":", linewidth=1)
+        volume.set_ylabel("offered legs")
+        volume.set_xlabel(f"interval of {rows[0]['interval_minutes']} minutes (local)")
+        level.set_ylabel("service level (lines)")
         _percent_axis(level)
         handles = volume.get_legend_handles_labels()
         level_handles = level.get_legend_handles_labels()
         volume.legend(
-            handles[0] + level_handles[0], handles[1] + level_handles[1], loc="upper left"
+            handles[0] + level_handles[0],
+            handles[1] + level_handles[1],
+            loc="upper left",
+            fontsize="small",
         )
         return _svg(figure)
 
@@ -113,22 +133,24 @@ def wait_distribution(buckets: Sequence[dict[str, Any]]) -> str | None:
         return _svg(figure)
 
 
-def abandons_by_type(headline: Headline, short_abandon_s: int) -> str | None:
-    """Abandons in queue (after the short-abandon cut-off), short abandons, in the IVR."""
+def abandons_by_type(values: dict[str, Any], short_abandon_s: int) -> str | None:
+    """A central's abandons in queue (after the short-abandon cut-off), short abandons and
+    hang-ups in the IVR; the calls the IVR retained apart, as no abandon."""
     kinds = [
-        ("in queue", headline.queue_abandons),
-        (f"short (< {short_abandon_s} s in queue)", headline.short_abandons),
-        ("in the IVR", headline.abandoned_ivr),
+        ("in queue", (values["abandoned"] or 0) - (values["short_abandons"] or 0), ABANDONED),
+        (f"short (< {short_abandon_s} s in queue)", values["short_abandons"] or 0, ABANDONED),
+        ("hung up in the IVR", values["abandoned_ivr"] or 0, ABANDONED),
+        ("retained in the IVR (no abandon)", values["retained_ivr"] or 0, RETAINED),
     ]
-    if not any(count for _, count in kinds):
+    if not any(count for _, count, _ in kinds):
         return None
     with matplotlib.rc_context(_SVG_STYLE):
-        figure = _figure(width=6.5, height=2.2)
+        figure = _figure(width=6.5, height=2.5)
         axes = figure.subplots()
         kinds.reverse()  # the first at the top
-        axes.barh(range(len(kinds)), [n for _, n in kinds], color=ABANDONED)
-        axes.set_yticks(range(len(kinds)), [label for label, _ in kinds])
-        for position, (_, count) in enumerate(kinds):
+        axes.barh(range(len(kinds)), [n for _, n, _ in kinds], color=[c for _, _, c in kinds])
+        axes.set_yticks(range(len(kinds)), [label for label, _, _ in kinds])
+        for position, (_, count, _) in enumerate(kinds):
             axes.annotate(
                 str(count),
                 (count, position),
@@ -136,7 +158,7 @@ def abandons_by_type(headline: Headline, short_abandon_s: int) -> str | None:
                 textcoords="offset points",
                 va="center",
             )
-        axes.set_xlabel("calls")
+        axes.set_xlabel("legs")
         return _svg(figure)
 
 
@@ -195,7 +217,7 @@ def trend(rows: Sequence[dict[str, Any]], last_day: date, days: int) -> str | No
                 for day in window
             ]
             rates.plot(list(positions), values, color=colour, marker="o", label=label)
-        rates.axhline(100 * SERVICE_LEVEL_TARGET, color=LEVEL, linestyle=":", linewidth=1)
+        rates.axhline(100 * sl_target(), color=LEVEL, linestyle=":", linewidth=1)
         _percent_axis(rates)
         handles = volume.get_legend_handles_labels()
         rate_handles = rates.get_legend_handles_labels()

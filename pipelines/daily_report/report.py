@@ -12,8 +12,10 @@ report that says so.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,21 @@ from foundation.landing.durable import fsync_path
 from foundation.settings import Settings
 from pipelines.daily_report import marts as served
 from pipelines.daily_report import plots
+from pipelines.daily_report.figures import (
+    Figure,
+    by_lens,
+    callback_figures,
+    count,
+    forecast_figures,
+    headline_figures,
+    minutes,
+    money,
+    percent,
+    queue_figures,
+    seconds,
+    sl_target,
+    staffing_figures,
+)
 
 REPORTS_DIR = "reports"
 LATEST_NAME = "daily-latest.html"
@@ -38,8 +55,8 @@ def report_path(settings: Settings, day: date) -> Path:
 
 
 @dataclass(frozen=True)
-class Figure:
-    """One headline figure as printed, with the one line saying what it counts."""
+class Shown:
+    """A figure as printed: its key (the mart column), label, value and legend."""
 
     key: str
     label: str
@@ -47,65 +64,44 @@ class Figure:
     legend: str
 
 
-def count(value: float | None) -> str:
-    return "–" if value is None else f"{int(value):,}"
+def shown(figures: Sequence[Figure], values: dict[str, Any]) -> list[Shown]:
+    return [Shown(f.column, f.label, f.shown(values), f.legend) for f in figures]
 
 
-def percent(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
-
-
-def seconds(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0f} s"
-
-
-def money(value: float | None) -> str:
-    return "–" if value is None else f"R$ {value:,.2f}"
-
-
-def headline_figures(headline: served.Headline, threshold_s: int) -> list[Figure]:
-    target = percent(served.SERVICE_LEVEL_TARGET)
-    return [
-        Figure("new_inbound_calls", "New inbound calls", count(headline.new_inbound_calls),
-               "Inbound journeys: a caller's call, its transfers counted once."),
-        Figure("offered", "Offered legs", count(headline.offered),
-               "Inbound legs that reached a queue; a transfer to another queue is another leg."),
-        Figure("answered", "Answered", count(headline.answered),
-               "Offered legs an agent answered."),
-        Figure("abandoned", "Abandoned in queue", count(headline.abandoned),
-               "Offered legs whose caller hung up before an answer, short abandons included."),
-        Figure("service_level", "Service level", percent(headline.service_level),
-               f"Answered within {threshold_s} s / (answered + abandoned − short abandons); "
-               f"target {target}."),
-        Figure("asa_seconds", "ASA", seconds(headline.asa_seconds),
-               "Average speed of answer: mean wait in queue of the answered legs."),
-        Figure("abandon_rate", "Abandon rate", percent(headline.abandon_rate),
-               "Abandoned in queue / offered legs."),
-        Figure("cost", "Cost", money(headline.cost),
-               "Billed voice minutes and SMS of every kind of call; inbound legs are free."),
-    ]  # fmt: skip
-
-
-def summary_line(day: date, figures: list[Figure]) -> str:
-    """The headline on one line, as the notebook prints it when run headless."""
+def summary_line(day: date, central: str, figures: Sequence[Shown]) -> str:
+    """A central's headline on one line, as the notebook prints it when run headless."""
     values = ", ".join(f"{figure.label} {figure.value}" for figure in figures)
-    return f"Call centre on {day.isoformat()}: {values}"
+    return f"Call centre on {day.isoformat()}: {values} (central {central})"
 
 
-def _queue_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
-    return [
-        [row["central_id"], row["queue"], count(row["offered"]), count(row["answered"]),
-         count(row["abandoned"]), percent(row["service_level"]), seconds(row["asa_seconds"]),
-         seconds(row["answered_wait_p90_seconds"]), percent(row["abandon_rate"]),
-         seconds(row["talk_mean_seconds"])]
-        for row in rows
-    ]  # fmt: skip
+@dataclass(frozen=True)
+class Table:
+    """A table of mart rows: a text column first (queue, interval), then one per figure, and the
+    figures' legends under it."""
+
+    key: str
+    first: str
+    header: list[str]
+    rows: list[list[str]]
+    legends: list[tuple[str, str]]
+
+
+def table(
+    key: str, first: str, figures: Sequence[Figure], rows: Sequence[dict[str, Any]], name: Any
+) -> Table:
+    return Table(
+        key=key,
+        first=first,
+        header=[figure.label for figure in figures],
+        rows=[[name(row), *(figure.shown(row) for figure in figures)] for row in rows],
+        legends=[(figure.label, figure.legend) for figure in figures],
+    )
 
 
 def _agent_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
     return [
-        [row["central_id"], row["branch_mask"], count(row["answered_legs"]),
-         count(row["answered"]), count(row["outbound_calls"]), seconds(row["talk_mean_seconds"]),
+        [row["branch_mask"], count(row["answered_legs"]), count(row["answered"]),
+         count(row["outbound_calls"]), seconds(row["talk_mean_seconds"]),
          percent(row["transfer_rate"]), percent(row["agent_hung_up_first_rate"])]
         for row in rows
     ]  # fmt: skip
@@ -113,40 +109,57 @@ def _agent_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
 
 def _tariff_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
     return [
-        [row["tariff_class"], count(row["legs"]), f"{row['billed_minutes'] or 0:.1f}",
+        [row["tariff_class"], count(row["legs"]), minutes(row["billed_minutes"]),
          money(row["cost"])]
         for row in rows
     ]  # fmt: skip
 
 
-def _context(marts: served.Marts, day: date) -> dict[str, Any]:
+def _central(marts: served.Marts, day: date, central: str, values: dict[str, Any]) -> dict:
+    """One central's section: its figures by lens, plots and tables, all its marts' values."""
     threshold_s = served.dbt_var("sl_threshold_s")
-    centrals = served.headlines(marts, day)
-    headline = served.combined(centrals)
-    tariffs = served.cost_by_tariff_class(marts, day)
+    level = values.get("service_level")
+    tariffs = served.cost_by_tariff_class(marts, day, central)
+    queue = itemgetter("queue")
     return {
-        "has_calls": bool(centrals),
-        "figures": headline_figures(headline, threshold_s),
-        "centrals": [(c.central_id, headline_figures(c, threshold_s)) for c in centrals]
-        if len(centrals) > 1
-        else [],
-        "threshold_s": threshold_s,
-        "target": percent(served.SERVICE_LEVEL_TARGET),
-        "sl_met": headline.service_level is not None
-        and headline.service_level >= served.SERVICE_LEVEL_TARGET,
+        "central_id": central,
+        "lenses": [(lens, shown(group, values)) for lens, group in by_lens(headline_figures())],
+        "sl_met": level is not None and level >= sl_target(),
         "plots": {
             "intervals": plots.volume_and_service_level(
-                served.by_interval(marts, day), threshold_s
+                served.by_interval(marts, day, central), threshold_s
             ),
-            "waits": plots.wait_distribution(served.wait_buckets(marts, day)),
-            "abandons": plots.abandons_by_type(headline, served.dbt_var("short_abandon_s")),
-            "costs": plots.costs(tariffs, served.cost_by_uf(marts, day)),
-            "trend": plots.trend(served.trend(marts, day), day, served.TREND_DAYS),
+            "waits": plots.wait_distribution(served.wait_buckets(marts, day, central)),
+            "abandons": plots.abandons_by_type(values, served.dbt_var("short_abandon_s")),
+            "costs": plots.costs(tariffs, served.cost_by_uf(marts, day, central)),
+            "trend": plots.trend(served.trend(marts, day, central), day, served.TREND_DAYS),
         },
-        "trend_days": served.TREND_DAYS,
-        "queues": _queue_rows(served.queues(marts, day)),
-        "agents": _agent_rows(served.agents(marts, day)),
+        "staffing": table(
+            f"staffing-{central}", "interval, queue", staffing_figures(),
+            served.staffing(marts, day, central, staffing_figures()),
+            lambda row: f"{row['interval_start']:%H:%M} {row['queue']}",
+        ),
+        "tables": [
+            table(f"queues-{central}", "queue", queue_figures(),
+                  served.per_queue(marts, day, central, queue_figures()), queue),
+            table(f"callbacks-{central}", "first queue", callback_figures(),
+                  served.per_queue(marts, day, central, callback_figures()), queue),
+            table(f"forecast-{central}", "queue", forecast_figures(),
+                  served.per_queue(marts, day, central, forecast_figures()), queue),
+        ],
+        "agents": _agent_rows(served.agents(marts, day, central)),
         "tariffs": _tariff_rows(tariffs),
+    }  # fmt: skip
+
+
+def _context(marts: served.Marts, day: date) -> dict[str, Any]:
+    values = served.central_values(marts, day, headline_figures())
+    return {
+        "has_calls": bool(values),
+        "centrals": [_central(marts, day, central, row) for central, row in values.items()],
+        "threshold_s": served.dbt_var("sl_threshold_s"),
+        "target": percent(sl_target()),
+        "trend_days": served.TREND_DAYS,
     }
 
 
