@@ -36,6 +36,8 @@ from pathlib import Path
 
 from foundation.settings import DEMO_PII_KEY, Settings
 from pbx55.receiver_process import running_receiver
+from pipelines.daily_report import figures
+from pipelines.daily_report.report import report_path
 from simulator import Outage, SimulationConfig, run_simulation
 from simulator.compare import (
     compare_calls,
@@ -50,8 +52,6 @@ from simulator.report_api import running_report_api, simulated_api_keys
 DEMO_TOKEN = "pbx55-demo-token-not-secret"  # noqa: S105 - a published demo value, like DEMO_PII_KEY
 # A Saturday or a Sunday is a quieter day than the weekday `calls` describes.
 DAY_TYPE_VOLUME = {"weekday": 1.0, "saturday": 0.45, "sunday": 0.25}
-INBOUND_HEADER = ["central", "inbound", "offered", "answered", "abandoned", "IVR aband.",
-                  "no final", "from report", "SL 20 s", "ASA", "abandon %"]  # fmt: skip
 COVERAGE_HEADER = ["central", "in report", "in pushes", "no push", "no final push", "coverage"]
 # Mid-morning, near the peak: the receiver is down and the platform gives up on those pushes.
 DEMO_OUTAGE = "10:00-10:45"
@@ -179,78 +179,75 @@ def _query(path: Path, sql: str, parameters: list[object] | None = None) -> list
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
+    """Columns right-aligned, the first (a name) and a last one headed "" (a legend) left."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    lines = ["  ".join(f"{cell:>{width}}" for cell, width in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * width for width in widths))
-    lines += [
-        "  ".join(f"{cell:>{width}}" for cell, width in zip(row, widths, strict=True))
-        for row in rows
-    ]
-    return "\n".join(lines)
+    legend = header[-1] == "" and len(header) > 1
+
+    def line(cells: list[str]) -> str:
+        aligned = [
+            f"{cell:<{width}}"
+            if index == 0 or (legend and index == len(cells) - 1)
+            else f"{cell:>{width}}"
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(aligned).rstrip()
+
+    lines = [line(header), "  ".join("-" * width for width in widths[: -1 if legend else None])]
+    return "\n".join([*lines, *(line([str(cell) for cell in row]) for row in rows)])
 
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{float(value):.0f} s"
+def kpi_summary(settings: Settings, day: date, lenses: tuple[str, ...] = figures.LENSES) -> str:
+    """The day's figures of `lenses`, one row per figure and one column per central, each the
+    central's own mart value (pipelines.daily_report.figures), with the figure's legend."""
+    from pipelines.daily_report import marts
+
+    shown = [figure for figure in figures.headline_figures() if figure.lens in lenses]
+    with marts.open_marts(settings) as served:
+        values = marts.central_values(served, day, shown)
+    blocks = [f"Call centre on {day}, by central"]
+    for lens, group in figures.by_lens(shown):
+        rows = [
+            [figure.label, *(figure.shown(values[central]) for central in values), figure.legend]
+            for figure in group
+        ]
+        blocks.append(_table(rows, [lens[0].upper() + lens[1:], *values, ""]))
+    return "\n\n".join(blocks)
 
 
-def kpi_summary(bi_path: Path, day: date) -> str:
-    """The day's headline numbers, read from the BI copy's KPI marts (the dbt formulas)."""
-    inbound = _query(
-        bi_path,
-        "select central_id, inbound_calls, offered, answered, abandoned, abandoned_ivr, "
-        "in_progress + incomplete as unfinished, calls_from_report, service_level, asa_seconds, "
-        "abandon_rate from marts.kpi_daily "
-        "where reported_date = ? and call_kind = 'inbound' order by central_id",
-        [day],
-    )
-    costs = _query(
-        bi_path,
-        "select tariff_class, sum(legs) as legs, sum(answered_legs) as answered, "
-        "sum(billed_minutes) as billed_minutes, sum(cost_total) as cost "
-        "from marts.kpi_by_tariff_class where reported_date = ? "
-        "group by tariff_class having sum(cost_total) > 0 order by cost desc",
-        [day],
-    )
-    calls = _table(
-        [
-            [
-                row["central_id"],
-                row["inbound_calls"],
-                row["offered"],
-                row["answered"],
-                row["abandoned"],
-                row["abandoned_ivr"],
-                row["unfinished"],
-                row["calls_from_report"],
-                _percent(row["service_level"]),
-                _seconds(row["asa_seconds"]),
-                _percent(row["abandon_rate"]),
+def queue_summary(settings: Settings, day: date) -> str:
+    """Per central, its queues' callback recovery and forecast accuracy (the marts' rows)."""
+    from pipelines.daily_report import marts
+
+    callback = [
+        f for f in figures.callback_figures() if f.column in ("called_back", "callback_rate")
+    ]
+    forecast = [f for f in figures.forecast_figures() if f.column in ("offered", "wape")]
+    blocks = []
+    with marts.open_marts(settings) as served:
+        for central in marts.centrals(served, day):
+            rows = {
+                row["queue"]: [f.shown(row) for f in forecast]
+                for row in marts.per_queue(served, day, central, figures.forecast_figures())
+            }
+            for row in marts.per_queue(served, day, central, figures.callback_figures()):
+                rows.setdefault(row["queue"], ["–"] * len(forecast))
+                rows[row["queue"]] = rows[row["queue"]] + [f.shown(row) for f in callback]
+            width = len(forecast) + len(callback)
+            table_rows = [
+                [queue, *cells, *["–"] * (width - len(cells))] for queue, cells in rows.items()
             ]
-            for row in inbound
-        ],
-        INBOUND_HEADER,
-    )
-    tariffs = _table(
-        [
-            [
-                row["tariff_class"] or "(none)",
-                row["legs"],
-                row["answered"],
-                f"{row['billed_minutes'] or 0:.1f}",
-                f"R$ {row['cost'] or 0:.2f}",
+            header = [
+                f"central {central}",
+                *(f.label for f in forecast),
+                *(f.label for f in callback),
             ]
-            for row in costs
-        ],
-        ["tariff class", "legs", "answered", "billed min", "cost"],
-    )
-    return (
-        f"Inbound calls on {day}\n{calls}\n\n"
-        f"Cost by tariff class (outbound minutes and SMS; receptive legs are free)\n{tariffs}"
-    )
+            blocks.append(_table(table_rows, header))
+    legends = [f"  {f.label}: {f.legend}" for f in (*forecast, *callback)]
+    return "\n\n".join(blocks) + "\n" + "\n".join(legends)
 
 
 def coverage_summary(bi_path: Path, day: date) -> str:
@@ -300,6 +297,17 @@ def _warehouse_agreement(settings: Settings, truth: list[dict[str, object]]) -> 
     return "\n".join(lines)
 
 
+def _daily_report(settings: Settings, day: date) -> Path:
+    """The day's report: the Dagster jobs write the last complete day's, which an earlier
+    demo day (a re-run) is not; then it is written here."""
+    path = report_path(settings, day)
+    if not path.exists():
+        from pipelines.daily_report import write_daily_report
+
+        path = write_daily_report(settings, day)
+    return path
+
+
 def run_demo(settings: Settings, calls: int = 2000) -> int:
     """The demo in `demo_settings(settings)`; returns the exit status."""
     started = time.monotonic()
@@ -334,7 +342,7 @@ def run_demo(settings: Settings, calls: int = 2000) -> int:
         settings, "2/5 loading the landed pushes, the models and the BI copy", "load_landed_pushes"
     )
     print("\nThe day from the pushes alone (the outage's calls missing or unfinished)\n")
-    print(kpi_summary(settings.bi_duckdb_path, day))
+    print(kpi_summary(settings, day, lenses=(figures.LEGS,)))
 
     keys = simulated_api_keys([report.day])
     with running_report_api([report.day], keys) as api:
@@ -350,7 +358,9 @@ def run_demo(settings: Settings, calls: int = 2000) -> int:
     print("\nCoverage: the report's calls that the pushes had (in report = finished calls)")
     print(coverage_summary(settings.bi_duckdb_path, day))
     print("\n4/5 the day after reconciliation (from the BI copy)\n")
-    print(kpi_summary(settings.bi_duckdb_path, day))
+    print(kpi_summary(settings, day))
+    print("\nQueues: the baseline forecast and callbacks of abandoned callers\n")
+    print(queue_summary(settings, day))
     print("\n5/5 warehouse against the simulator's ground truth")
     print(_warehouse_agreement(settings, report.truth))
     in_demo = f"PBX55_DATA_DIR={settings.data_dir}"
@@ -359,6 +369,7 @@ def run_demo(settings: Settings, calls: int = 2000) -> int:
 Warehouse (DuckDB, one writer):   {settings.duckdb_path}
 BI copy (read-only, for Metabase): {settings.bi_duckdb_path}
 Ground truth of the day:          {truth_path}
+Daily report of the day (HTML):   {_daily_report(settings, day)}
 Log of the Dagster and dbt runs:  {_log_path(settings)}
 Dagster UI with these runs:       {in_demo} make dev, then http://127.0.0.1:3000
 Notebook (reads the BI copy):      {in_demo} .venv/bin/marimo edit notebooks/call_centre.py
