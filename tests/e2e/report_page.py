@@ -12,22 +12,19 @@ LOADING_ELEMENTS = {"script", "link", "iframe", "img", "object", "embed", "base"
 REFERENCE_ATTRIBUTES = {"src", "href", "xlink:href", "srcset", "action", "formaction", "poster",
                         "data", "background", "ping"}  # fmt: skip
 _OUTSIDE_URL = re.compile(r"url\(\s*['\"]?(?!#)", re.IGNORECASE)
-# The containers whose figures are read, and the tag that closes each.
-_CONTAINERS = {"headline": "dl", "centrals": "table"}
 
 
 class ReportPage(HTMLParser):
-    """`parse_report(html)` fills: external_references, headline (data-figure -> text),
-    centrals (one dict per row of the per-central table), notice, svgs."""
+    """`parse_report(html)` fills: external_references, centrals (per central section, its
+    headline figures: data-figure -> text), notice, svgs."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.external_references: list[str] = []
-        self.headline: dict[str, str] = {}
-        self.centrals: list[dict[str, str]] = []
+        self.centrals: dict[str, dict[str, str]] = {}
         self.notice: str | None = None
         self.svgs = 0
-        self._container: str | None = None
+        self._central: str | None = None
         self._capture: tuple[str, str] | None = None  # (figure, closing tag)
         self._text: list[str] = []
 
@@ -40,10 +37,9 @@ class ReportPage(HTMLParser):
             if fetched or (value and _OUTSIDE_URL.search(value)):
                 self.external_references.append(f"{tag} {name}={value!r}")
         self.svgs += tag == "svg"
-        if attributes.get("id") in _CONTAINERS:
-            self._container = attributes["id"]
-        if tag == "tr" and self._container == "centrals":
-            self.centrals.append({})
+        if tag == "section" and attributes.get("data-central"):
+            self._central = attributes["data-central"]
+            self.centrals[self._central] = {}
         if "data-figure" in attributes:
             self._capture, self._text = (attributes["data-figure"], tag), []
         elif attributes.get("id") == "notice":
@@ -54,13 +50,11 @@ class ReportPage(HTMLParser):
             figure, text = self._capture[0], "".join(self._text).strip()
             if figure == "notice":
                 self.notice = text
-            elif self._container == "centrals":
-                self.centrals[-1][figure] = text
-            elif self._container == "headline":
-                self.headline[figure] = text
+            elif self._central is not None:
+                self.centrals[self._central][figure] = text
             self._capture = None
-        if self._container is not None and tag == _CONTAINERS[self._container]:
-            self._container = None
+        if tag == "section":
+            self._central = None
 
     def handle_data(self, data: str) -> None:
         if self._capture is not None:

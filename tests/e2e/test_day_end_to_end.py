@@ -25,7 +25,7 @@ from foundation.settings import Settings
 from pbx55.simulate import yesterday_in_sao_paulo
 from pipelines.bi_copy import PUBLICATION_SCHEMA, SERVED_SCHEMA, publish_bi_copy
 from pipelines.daily_report import write_daily_report
-from pipelines.daily_report.report import count, money, percent, seconds
+from pipelines.daily_report.figures import headline_figures, money
 from pipelines.loader.load import load_landed_pushes
 from simulator import SimulationConfig
 from simulator.compare import (
@@ -136,14 +136,15 @@ def test_bi_copy_and_notebook_run_on_the_result(day_through_the_pipeline):
     assert leftovers == []
     day = _last_day(settings)
     summary = _notebook_summary(settings)
-    assert summary.startswith(f"Call centre on {day}: New inbound calls "), summary
-    [(offered,)] = _bi_rows(
+    [(central, offered)] = _bi_rows(
         settings,
-        "select sum(offered) from marts.kpi_daily "
-        "where reported_date = ? and call_kind = 'inbound'",
+        "select central_id, offered from marts.kpi_daily "
+        "where reported_date = ? and call_kind = 'inbound' order by central_id limit 1",
         [day],
     )
+    assert summary.startswith(f"Call centre on {day}: New inbound calls "), summary
     assert f"Offered legs {offered:,}," in summary
+    assert summary.endswith(f"(central {central})"), summary
 
 
 def _notebook_summary(settings: Settings) -> str:
@@ -186,49 +187,42 @@ def test_the_daily_report_prints_the_marts_of_the_day_and_needs_nothing_outside(
     page = parse_report(path.read_text(encoding="utf-8"))
     assert page.external_references == []
     assert page.notice is None
-    assert page.svgs == 5  # hours, waits, abandons, cost, trend: the day has them all
-    # The day's totals, by the formulas of docs/kpis.md over the centrals' counts.
-    [totals] = _bi_rows(
-        settings,
-        """
-        select
-            sum(journeys) filter (where call_kind = 'inbound'),
-            sum(offered), sum(answered), sum(abandoned),
-            sum(answered_within_sl) / (sum(answered) + sum(abandoned) - sum(short_abandons)),
-            sum(asa_seconds * answered) / sum(answered),
-            sum(abandoned) / sum(offered),
-            sum(voice_cost) + sum(sms_cost)
-        from marts.kpi_daily where reported_date = ?
-        """,
-        [day],
-    )
-    journeys, offered, answered, abandoned, level, asa, abandon_rate, cost = totals
-    assert page.headline == {
-        "new_inbound_calls": count(journeys),
-        "offered": count(offered),
-        "answered": count(answered),
-        "abandoned": count(abandoned),
-        "service_level": percent(round(level, 4)),
-        "asa_seconds": seconds(round(asa, 2)),
-        "abandon_rate": percent(round(abandon_rate, 4)),
-        "cost": money(float(cost)),
-    }
-    # Each central's own figures are the mart's values.
-    rows = _bi_rows(
-        settings,
-        """
-        select central_id, service_level, asa_seconds, abandon_rate
-        from marts.kpi_daily where reported_date = ? and call_kind = 'inbound'
-        order by central_id
-        """,
-        [day],
-    )
-    printed = [row for row in page.centrals if row]
-    assert len(rows) == len(report.day.centrals) > 1
-    assert [
-        (row["central_id"], row["service_level"], row["asa_seconds"], row["abandon_rate"])
-        for row in printed
-    ] == [(central, percent(sl), seconds(asa), percent(rate)) for central, sl, asa, rate in rows]
+    centrals = report.day.centrals
+    assert len(centrals) > 1
+    # intervals, waits, abandons, cost, trend: each central's day has them all
+    assert page.svgs == 5 * len(centrals)
+    assert page.centrals == _expected_figures(settings, day)
+
+
+def _expected_figures(settings: Settings, day) -> dict[str, dict[str, str]]:
+    """Each central's headline figures as the marts hold them: its own row of the figure's mart
+    (the kpi_daily row of its kind), or its rows summed where the figure is a count or amount."""
+    expected: dict[str, dict[str, str]] = {}
+    for figure in headline_figures():
+        if figure.call_kind is None:
+            sql = (
+                f"select central_id, sum({figure.column}) from marts.{figure.mart} "  # noqa: S608
+                "where reported_date = ? group by central_id"
+            )
+            parameters = [day]
+        else:
+            sql = (
+                f"select central_id, {figure.column} from marts.{figure.mart} "  # noqa: S608
+                "where reported_date = ? and call_kind = ?"
+            )
+            parameters = [day, figure.call_kind]
+        values = dict(_bi_rows(settings, sql, parameters))
+        centrals = _bi_rows(
+            settings,
+            "select distinct central_id from marts.kpi_daily where reported_date = ?",
+            [day],
+        )
+        for (central,) in centrals:
+            value = values.get(central)
+            expected.setdefault(central, {})[figure.column] = figure.format(
+                None if value is None else float(value)
+            )
+    return expected
 
 
 def test_the_daily_report_of_one_hour_without_outbound_calls_or_of_no_marts(
@@ -250,7 +244,8 @@ def test_the_daily_report_of_one_hour_without_outbound_calls_or_of_no_marts(
         tmp_path / "one_hour",
         f"reported_date = '{day}'",
         {
-            "kpi_by_hour": f"hour_of_day = {busiest_hour}",
+            "kpi_by_interval": f"hour(interval_start) = {busiest_hour}",
+            "kpi_staffing_by_interval": f"hour(interval_start) = {busiest_hour}",
             "kpi_daily": "call_kind = 'inbound'",
             "kpi_by_tariff_class": "false",
             "kpi_by_caller_area": "false",
@@ -259,14 +254,16 @@ def test_the_daily_report_of_one_hour_without_outbound_calls_or_of_no_marts(
     page = parse_report(write_daily_report(one_hour).read_text(encoding="utf-8"))
     assert page.external_references == []
     assert page.notice is None
-    assert page.headline["cost"] == money(0)
-    assert page.svgs == 4  # nothing billed: no cost plot
+    assert page.centrals and all(
+        figures["cost_total"] == money(None) for figures in page.centrals.values()
+    )
+    assert page.svgs == 4 * len(page.centrals)  # nothing billed: no cost plot
     assert _notebook_summary(one_hour).startswith(f"Call centre on {day}: ")
 
     empty = _cut_copy(settings, tmp_path / "empty", "false", {})
     page = parse_report((write_daily_report(empty)).read_text(encoding="utf-8"))
     assert page.notice == "The marts hold no complete day yet."
-    assert page.headline == {}
+    assert page.centrals == {}
 
     nothing = dataclasses.replace(
         settings, data_dir=tmp_path / "none", duckdb_path=tmp_path / "none" / "warehouse.duckdb"

@@ -14,7 +14,7 @@ import pytest
 from foundation.settings import Settings
 from pbx55.simulate import yesterday_in_sao_paulo
 from pipelines.daily_report import write_daily_report
-from pipelines.daily_report.report import count, percent
+from pipelines.daily_report.figures import count, percent
 from pipelines.loader.load import load_landed_pushes
 from simulator import SimulationConfig
 from simulator.compare import (
@@ -82,10 +82,10 @@ def test_a_day_on_postgres_agrees_with_the_ground_truth(
     # The daily report reads the marts schema of the Postgres warehouse (its prefix included).
     page = parse_report(write_daily_report(on_postgres).read_text(encoding="utf-8"))
     assert page.notice is None
-    assert page.headline["offered"] == count(sum(offered for _, offered, _ in inbound))
-    assert [(row["central_id"], row["service_level"]) for row in page.centrals if row] == [
-        (central, percent(float(level))) for central, _, level in inbound
-    ]
+    assert {
+        central: (figures["offered"], figures["service_level"])
+        for central, figures in page.centrals.items()
+    } == {central: (count(offered), percent(float(level))) for central, offered, level in inbound}
     acknowledged = [result.push_id for result in report.delivery.results if result.acknowledged]
     assert acknowledged and [p for p in acknowledged if counts[p] != 1] == []
     assert len(calls) >= config.calls  # transfers add legs

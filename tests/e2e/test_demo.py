@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import dagster as dg
@@ -44,12 +45,22 @@ def test_demo_runs_end_to_end_in_its_own_directory_and_the_next_run_takes_the_da
     assert list(production.pushes_dir.iterdir()) == []
     assert production.duckdb_path.read_bytes() == b""
     output = capsys.readouterr().out
-    shown = re.findall(r"^Inbound calls on (\d{4}-\d\d-\d\d)$", output, re.MULTILINE)
+    shown = re.findall(r"^Call centre on (\d{4}-\d\d-\d\d), by central$", output, re.MULTILINE)
     assert len(shown) == 2 and shown[0] == shown[1], output[-3000:]  # before and after the report
     assert "Coverage: the report's calls that the pushes had" in output
     first_day = date.fromisoformat(shown[0])
     assert first_day in (yesterday_before, yesterday_after)
-    assert "Cost by tariff class" in output
+    # Before the reconciliation the legs block alone; after it every lens, a column per central.
+    lines = output.splitlines()
+    headers = [line.split("  ")[0] for line, under in pairwise(lines) if under[:3] == "---"]
+    blocks = ["Queue work (legs)", "Customers (journeys)", "Queue work (legs)", "Cost"]
+    assert [header for header in headers if not header.startswith("central")] == blocks
+    assert re.search(r"^Service level +\d+\.\d%  ", output, re.MULTILINE), output[-3000:]
+    report_line = next(line for line in output.splitlines() if line.startswith("Daily report"))
+    assert Path(report_line.split(": ", 1)[1].strip()) == (
+        settings.data_dir / "reports" / f"daily-{first_day}.html"
+    )
+    assert (settings.data_dir / "reports" / f"daily-{first_day}.html").exists()
     agreement = next(line for line in output.splitlines() if "agree with the ground truth" in line)
     agreeing, total = agreement.split(" ")[0].split("/")
     assert agreeing == total, output[-3000:]
