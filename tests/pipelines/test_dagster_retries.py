@@ -60,18 +60,23 @@ def _wait_for_run(settings: Settings, statuses: set[DagsterRunStatus], log):
 
 
 def _run_worker_pid(settings: Settings, run_id: str, daemon_pid: int, log) -> int:
-    """The process executing the run (its event log names it), a descendant of our daemon."""
+    """The process executing the run (its event log names it), a descendant of our daemon, once
+    the run is in its dbt step: dlt holds a signal back until its load ends (a graceful stop), so
+    a kill during the load step would only be seen after it."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:
         with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
             messages = [entry.message for entry in instance.all_logs(run_id)]
-        for message in messages:
-            if found := re.search(r"Executing steps in process \(pid: (\d+)\)", message):
-                pid = int(found[1])
-                assert daemon_pid in _ancestors(pid), "not a process of this test's daemon"
-                return pid
+        workers = [
+            int(found[1])
+            for message in messages
+            if (found := re.search(r"Executing steps in process \(pid: (\d+)\)", message))
+        ]
+        if workers and any('step "dbt_models"' in message for message in messages):
+            assert daemon_pid in _ancestors(workers[0]), "not a process of this test's daemon"
+            return workers[0]
         time.sleep(0.2)
-    pytest.fail(f"the run never said which process runs it:\n{_tail(log)}")
+    pytest.fail(f"the run never reached its dbt step in a process it named:\n{_tail(log)}")
 
 
 def _ancestors(pid: int) -> list[int]:
