@@ -2,12 +2,18 @@
 
 The layout and file names are the landing contract's (`foundation.landing.layout`).
 
-Group commit, as in a database WAL: requests put their lines on a queue and await a future.
+Group commit, as in a database WAL: requests add their lines to the event loop's current
+hand-over and await a future; once per loop iteration the hand-over goes on a queue as one item.
 A single landing thread takes everything queued so far, writes it with one `write`, makes it
 durable with one `fdatasync`, and hands the batch back to the event loop, which resolves every
 future of it; then the thread takes the next batch straight away. While the thread waits on the
 disk, the event loop keeps accepting and queueing. So a push is acknowledged only after an fsync
 that covers its own bytes, and one fsync serves every push written before it.
+
+Handing over once per loop iteration rather than once per push is what keeps the two threads
+from trading the GIL: a put that wakes a waiting landing thread makes it contend for the GIL
+with the loop, and with one put per push that cost a context switch or two per push
+(benchmarks/receiver.py; README, design notes).
 
 Every file operation runs on that one thread, so the open file needs no lock. Each open file
 also carries an exclusive `flock`: the start-up recovery of another receiver sharing the landing
@@ -72,7 +78,7 @@ class _Orphan:
     committed_bytes: int  # everything after this offset was never acknowledged
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     hour_bucket: int
     line: bytes
@@ -104,8 +110,9 @@ class LandingWriter:
         self._file_sequence = 0
         self.max_backlog_bytes = max_backlog_bytes
         self._backlog_bytes = 0  # queued or being committed; only the event loop touches it
-        # Event loop -> landing thread: pushes to commit, then _STOP on close.
-        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        # Event loop -> landing thread: each loop iteration's pushes as a list, then _STOP.
+        self._queue: queue.SimpleQueue[list[_Pending] | object] = queue.SimpleQueue()
+        self._handover: list[_Pending] = []  # this iteration's; only the event loop touches it
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._landing_thread_done: asyncio.Future[None] | None = None
@@ -128,14 +135,23 @@ class LandingWriter:
         self._backlog_bytes += len(line)
         assert self._loop is not None, "start() first"
         outcome: asyncio.Future[StorageError | None] = self._loop.create_future()
-        self._queue.put(_Pending(hour_bucket, line, outcome))
+        if not self._handover:
+            self._loop.call_soon(self._hand_over)
+        self._handover.append(_Pending(hour_bucket, line, outcome))
         failure = await outcome
         if failure is not None:
             raise failure
 
+    def _hand_over(self) -> None:
+        """On the event loop, once per iteration with pushes: queue them for the landing thread."""
+        self._queue.put(self._handover)
+        self._handover = []
+
     async def close(self) -> None:
         """Commit what is queued, seal the open file and stop (SIGTERM path)."""
         self._closing = True
+        if self._handover:
+            self._hand_over()
         self._queue.put(_STOP)
         if self._landing_thread_done is not None:
             await self._landing_thread_done
@@ -170,8 +186,8 @@ class LandingWriter:
                     if item is _STOP:
                         stopping = True
                         break
-                    assert isinstance(item, _Pending)
-                    batch.append(item)
+                    assert isinstance(item, list)
+                    batch += item
                     item = self._queue.get_nowait()
             except queue.Empty:
                 pass

@@ -3,9 +3,14 @@ address it names: the socket peer, or the forwarded one from PBX55_TRUSTED_PROXI
 
 from __future__ import annotations
 
+import asyncio
+import io
+import logging
 import re
+import threading
 from collections.abc import Callable
 
+from ingest.server import LoopFlushedStreamHandler
 from tests.ingest.receiver_harness import Receiver, request
 
 BODY_MARKER = "caller-5511987654321"
@@ -66,3 +71,32 @@ def test_forwarding_headers_are_ignored_by_default(receiver: Receiver) -> None:
     assert receiver.push(PUSH, headers=FORWARDED).status == 200
     receiver.terminate()
     assert access_lines(receiver)[-1].endswith(" client=127.0.0.1 scheme=http")
+
+
+def test_log_lines_of_one_loop_iteration_leave_in_one_write() -> None:
+    writes: list[bytes] = []
+
+    class Recording(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            writes.append(bytes(data))
+            return len(data)
+
+    async def log_three_lines() -> None:
+        handler = LoopFlushedStreamHandler(
+            io.TextIOWrapper(io.BufferedWriter(Recording())), asyncio.get_running_loop()
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        for n in range(3):
+            handler.handle(logging.makeLogRecord({"msg": f"line {n}"}))
+        assert writes == []  # still this iteration
+        await asyncio.sleep(0)
+        assert writes == [b"line 0\nline 1\nline 2\n"]
+        other = threading.Thread(target=handler.handle, args=(logging.makeLogRecord({"msg": "x"}),))
+        other.start()
+        other.join()
+        assert writes[-1] == b"x\n"  # off the loop's thread: at once
+
+    asyncio.run(log_three_lines())

@@ -234,3 +234,26 @@ def test_a_stalled_disk_fills_a_bounded_backlog_then_refuses(settings: Settings)
     asyncio.run(land_while_stalled())
     bodies = [record["call_id"] for record in landed_records(settings.landing_dir)]
     assert bodies == ["1", "2"]
+
+
+def test_pushes_of_one_loop_iteration_share_one_fsync(settings: Settings) -> None:
+    line = b'{"call_id": "%d"}\n'
+    metrics = ReceiverMetrics()
+
+    async def land_at_once() -> None:
+        writer = LandingWriter(
+            settings.pushes_dir,
+            receiver_id="batched1",
+            seal_max_bytes=settings.seal_max_bytes,
+            seal_max_age_s=settings.seal_max_age_s,
+            metrics=metrics,
+        )
+        await writer.start()
+        hour = hour_bucket_of(now_us())
+        await asyncio.gather(*(writer.land(line % n, hour) for n in range(20)))
+        await writer.close()
+
+    asyncio.run(land_at_once())
+    assert (metrics.fsync_batches, metrics.fsync_batch_pushes) == (1, 20)
+    bodies = [record["call_id"] for record in landed_records(settings.landing_dir)]
+    assert bodies == [str(n) for n in range(20)]
