@@ -46,15 +46,20 @@
     stamp column of the history on every run.
 #}
 {% macro high_watermark(column) -%}
+    {{ newest_stamp(this, column, "cast('1900-01-01 00:00:00+00' as timestamptz)") }}
+{%- endmacro %}
+
+{# The newest `column` (a timestamptz) of `relation` as a constant, or `default` when it has none. #}
+{% macro newest_stamp(relation, column, default='cast(null as timestamptz)') -%}
     {%- set newest = none -%}
     {%- if execute -%}
-        {%- set newest = run_query('select max(' ~ column ~ ') from ' ~ this).columns[0].values()[0] -%}
+        {%- set newest = run_query('select max(' ~ column ~ ') from ' ~ relation).columns[0].values()[0] -%}
     {%- endif -%}
-    {%- if newest is none %}
-        cast('1900-01-01 00:00:00+00' as timestamptz)
+    {%- if newest is none -%}
+        {{ default }}
     {%- elif newest.tzinfo is none -%}
-        {{ exceptions.raise_compiler_error(column ~ ' of ' ~ this ~ ' is not a timestamptz') }}
-    {%- else %}
+        {{ exceptions.raise_compiler_error(column ~ ' of ' ~ relation ~ ' is not a timestamptz') }}
+    {%- else -%}
         cast('{{ newest.isoformat(sep=" ") }}' as timestamptz)
     {%- endif -%}
 {%- endmacro %}
