@@ -1,25 +1,33 @@
-"""Full versus incremental `dbt build` of the models over large raw histories (DuckDB).
+"""Incremental `dbt build` of the models: a fixed batch on top of ever larger histories (DuckDB).
 
-For each history size, raw pushes in the shape of `pbx55_raw.pushes` (docs/contracts.md)
-are generated with SQL straight into a fresh DuckDB file: about four pushes per call (IVR, queue,
-agent, final) with abandons, IVR abandons, outbound calls, SMS, transfers, duplicate retries and
-calls whose final push never came. The models are built from scratch, then 1 % more pushes arrive
-(new calls, plus final pushes and retries for the newest calls) and the models are built again,
-incrementally. Prints both wall times (a whole `build_models`: seeds when needed, models, data
-tests) and their ratio at each size, and the same for the time dbt spent executing models only
-(from run_results.json), which leaves out the fixed cost of a dbt invocation.
+For each history size (default 1M, 5M and 10M pushes), raw pushes in the shape of
+`pbx55_raw.pushes` (docs/contracts.md) are generated with SQL straight into a fresh DuckDB file:
+about four pushes per call (IVR, queue, agent, final) with abandons, IVR abandons, outbound calls,
+SMS, transfers, duplicate retries and calls whose final push never came, one call every
+CALL_SPACING_S seconds. The models are built from scratch, then, `--rounds` times, a batch of
+NEW_PUSHES pushes arrives (new calls continuing the history, plus the final pushes and retries of
+the calls still in progress at the cut) and the models are built incrementally; last, a build with
+nothing new. The batch is the same size whatever the history, so the incremental times show
+whether a run's cost grows with the history: the target is a 10M run at most 1.5x the 1M one and
+a build with nothing new under 3 s. The reference time of the grace period (`as_of_utc`) is pinned
+to the newest push, as a minute-by-minute refresh would see it.
 
-`build_models` runs dbt in-process and reuses the parsed project, so a process pays once for
-importing dbt and parsing: that start-up is measured apart, before both builds, and printed in
-its own column (a fresh `pbx55 build` process pays it on every run; a long-lived one, once).
+Times are wall clock of a whole `build_models` (models and data tests); `build_models` runs dbt
+in-process and reuses the parsed project, so the start-up (import and parse) is timed apart.
+dbt's node log goes to OUTPUT_DIR/dbt-<size>.log, and each node's time in the first incremental
+build at each size to OUTPUT_DIR/nodes.tsv (one column per size), which shows which nodes grow.
 
-    .venv/bin/python benchmarks/models.py [--sizes 1000000 5000000]
+    .venv/bin/python benchmarks/models.py [--sizes 1000000 5000000 10000000] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
+import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -27,12 +35,18 @@ from pathlib import Path
 import duckdb
 
 from foundation.settings import Settings
-from pipelines.dbt_runner import build_models, run_dbt
+from pipelines.dbt_runner import build_models, log_file, run_dbt
 
 PUSHES_PER_CALL = 4
+PUSHES_PER_CALL_MEAN = 3.8  # some stages are skipped, some retried
 CALL_SPACING_S = 10  # one call every 10 s: 1M pushes are about a month of history
-HISTORY_START = "2026-01-01 00:00:00"
-NEW_SHARE = 0.01
+HISTORY_START = dt.datetime(2026, 1, 1)  # the reporting wall time of the first call
+UTC_OFFSET = dt.timedelta(hours=3)  # America/Sao_Paulo
+NEW_PUSHES = 10_000
+# A call's last push comes at most wait + talk + 30 s after it starts (PUSHES_SQL): 100 calls
+# before the cut reach every push still to come.
+CALLS_IN_FLIGHT = 100
+OUTPUT_DIR = Path(os.environ.get("PBX55_DATA_DIR", "data")) / "bench" / "models"
 
 # One row per (call, stage); `n` is the call number, `stage` 0..3 = IVR, queue, agent, final, and
 # 4 = a retried final push. Calls start every CALL_SPACING_S seconds from HISTORY_START, so new
@@ -153,98 +167,142 @@ from (
             as received_at
     from stages
 )
+where received_at >= timestamptz '{since}+00' and received_at < timestamptz '{until}+00'
 """
 
 
+def received_cut(call: int) -> str:
+    """The UTC time call `call` starts: pushes received before it are the history up to it."""
+    started = HISTORY_START + UTC_OFFSET + dt.timedelta(seconds=call * CALL_SPACING_S)
+    return started.isoformat(sep=" ")
+
+
 def pushes_sql(first_call: int, end_call: int) -> str:
+    """The pushes received from call `first_call`'s start until call `end_call`'s start."""
     return PUSHES_SQL.format(
-        history_start=HISTORY_START,
+        history_start=HISTORY_START.isoformat(sep=" "),
         spacing=CALL_SPACING_S,
-        first_call=first_call,
+        first_call=max(0, first_call - CALLS_IN_FLIGHT),
         end_call=end_call,
         pushes_per_call=PUSHES_PER_CALL,
+        since=received_cut(first_call),
+        until=received_cut(end_call),
     )
 
 
-def count_pushes(path: Path) -> int:
+def add_pushes(path: Path, first_call: int, end_call: int) -> int:
+    """Append `pushes_sql` in receive order, as the loader appends; return how many."""
     with duckdb.connect(str(path)) as connection:
-        return connection.execute("select count(*) from pbx55_raw.pushes").fetchone()[0]
-
-
-def model_seconds(settings: Settings) -> float:
-    """Time dbt spent executing models in its last invocation (run_results.json)."""
-    results = json.loads((settings.data_dir / "dbt" / "target" / "run_results.json").read_text())
-    return sum(
-        result["execution_time"]
-        for result in results["results"]
-        if result["unique_id"].startswith("model.")
-    )
-
-
-def measure(size: int, workdir: Path) -> tuple[int, float, float, float, int, float, float]:
-    """Full build over about `size` pushes, then an incremental build after 1 % more."""
-    settings = Settings.from_env(
-        {"PBX55_DATA_DIR": str(workdir), "PBX55_DUCKDB_PATH": str(workdir / "bench.duckdb")}
-    )
-    calls = int(size / (PUSHES_PER_CALL - 0.2))  # some stages are skipped, some retried
-    with duckdb.connect(str(settings.duckdb_path)) as connection:
-        connection.execute("create schema pbx55_raw")
-        # Loaded in receive order, as the loader appends.
+        if first_call == 0:
+            connection.execute("create schema pbx55_raw")
+            connection.execute(
+                f"create table pbx55_raw.pushes as {pushes_sql(0, end_call)} order by received_at"
+            )
+            return connection.execute("select count(*) from pbx55_raw.pushes").fetchone()[0]
+        before = connection.execute("select count(*) from pbx55_raw.pushes").fetchone()[0]
         connection.execute(
-            f"create table pbx55_raw.pushes as {pushes_sql(0, calls)} order by received_at"
+            f"insert into pbx55_raw.pushes {pushes_sql(first_call, end_call)} order by received_at"
         )
-    history = count_pushes(settings.duckdb_path)
+        return connection.execute("select count(*) from pbx55_raw.pushes").fetchone()[0] - before
+
+
+def node_seconds(settings: Settings) -> dict[str, float]:
+    """Each node's execution time in dbt's last invocation (run_results.json)."""
+    results = json.loads((settings.data_dir / "dbt" / "target" / "run_results.json").read_text())
+    return {result["unique_id"]: result["execution_time"] for result in results["results"]}
+
+
+def timed_build(settings: Settings, *, full_refresh: bool = False) -> float:
+    started = time.perf_counter()
+    build_models(settings, full_refresh=full_refresh)
+    return time.perf_counter() - started
+
+
+def measure(size: int, rounds: int, workdir: Path) -> dict:
+    """A full build over about `size` pushes, `rounds` incremental builds after a batch of
+    NEW_PUSHES each, and one with nothing new."""
+    calls = int(size / PUSHES_PER_CALL_MEAN)
+    batch_calls = int(NEW_PUSHES / PUSHES_PER_CALL_MEAN)
+    last_call = calls + rounds * batch_calls
+    settings = Settings.from_env(
+        {
+            "PBX55_DATA_DIR": str(workdir),
+            "PBX55_DUCKDB_PATH": str(workdir / "bench.duckdb"),
+            "PBX55_AS_OF_UTC": received_cut(last_call),
+        }
+    )
+    history = add_pushes(settings.duckdb_path, 0, calls)
 
     started = time.perf_counter()
     run_dbt(settings, ["parse"])
     startup_s = time.perf_counter() - started
+    full_s = timed_build(settings, full_refresh=True)
 
-    started = time.perf_counter()
-    build_models(settings, full_refresh=True)
-    full_s = time.perf_counter() - started
-    full_models_s = model_seconds(settings)
+    batches, incremental_s, nodes = [], [], {}
+    for round_ in range(rounds):
+        first = calls + round_ * batch_calls
+        batches.append(add_pushes(settings.duckdb_path, first, first + batch_calls))
+        incremental_s.append(timed_build(settings))
+        if round_ == 0:
+            nodes = node_seconds(settings)
+    nothing_new_s = timed_build(settings)
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(log_file(settings.data_dir / "dbt" / "target"), OUTPUT_DIR / f"dbt-{size}.log")
+    return {
+        "history": history,
+        "batch": statistics.median(batches),
+        "startup_s": startup_s,
+        "full_s": full_s,
+        "incremental_s": incremental_s,
+        "nothing_new_s": nothing_new_s,
+        "nodes": nodes,
+    }
 
-    with duckdb.connect(str(settings.duckdb_path)) as connection:
-        new_calls = int(calls * NEW_SHARE)
-        connection.execute(
-            f"insert into pbx55_raw.pushes {pushes_sql(calls, calls + new_calls)} "
-            "order by received_at"
-        )
-    added = count_pushes(settings.duckdb_path) - history
 
-    started = time.perf_counter()
-    build_models(settings)
-    incremental_s = time.perf_counter() - started
-    incremental_models_s = model_seconds(settings)
-    return history, startup_s, full_s, full_models_s, added, incremental_s, incremental_models_s
+def write_node_times(sizes: list[int], results: list[dict]) -> Path:
+    """nodes.tsv: each node's seconds in the first incremental build, one column per size,
+    the nodes that grew most with the history first."""
+    names = set().union(*(result["nodes"] for result in results))
+
+    def growth(name: str) -> float:
+        return results[-1]["nodes"].get(name, 0.0) - results[0]["nodes"].get(name, 0.0)
+
+    lines = ["\t".join(["node", *(str(size) for size in sizes)])]
+    for name in sorted(names, key=growth, reverse=True):
+        times = (f"{result['nodes'].get(name, 0.0):.3f}" for result in results)
+        lines.append("\t".join([name, *times]))
+    path = OUTPUT_DIR / "nodes.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000, 10_000_000])
+    parser.add_argument("--rounds", type=int, default=3, help="incremental builds per size")
     args = parser.parse_args()
+    os.environ["DBT_QUIET"] = "true"  # the node log goes to dbt's log file only
     results = []
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="pbx55-bench-models-") as workdir:
-            results.append(measure(size, Path(workdir)))
-    print()
-    header = ("history pushes", "new pushes", "full s", "incremental s", "ratio")
-    print("whole build (wall clock), after a dbt start-up (import and parse) timed apart")
-    print("{:>15} {:>11} {:>9} {:>14} {:>7} {:>10}".format(*header, "start-up s"))
-    for history, startup_s, full_s, _, added, incremental_s, _ in results:
-        ratio = incremental_s / full_s
+            results.append(measure(size, args.rounds, Path(workdir)))
+    nodes = write_node_times(args.sizes, results)
+    first_median = statistics.median(results[0]["incremental_s"])
+    print(
+        f"incremental dbt build after {NEW_PUSHES:,} new pushes (min / median / max of "
+        f"{args.rounds}); ratio: median against the smallest history's; node times: {nodes}"
+    )
+    header = ("history", "batch", "start-up s", "full s", "incremental s", "ratio", "nothing new s")
+    print("{:>11} {:>7} {:>10} {:>7} {:>20} {:>6} {:>13}".format(*header))
+    for result in results:
+        times = result["incremental_s"]
+        spread = f"{min(times):.1f} / {statistics.median(times):.1f} / {max(times):.1f}"
+        ratio = statistics.median(times) / first_median
         print(
-            f"{history:>15,} {added:>11,} {full_s:>9.1f} {incremental_s:>14.1f} {ratio:>7.1%} "
-            f"{startup_s:>10.1f}"
+            f"{result['history']:>11,} {result['batch']:>7,.0f} {result['startup_s']:>10.1f} "
+            f"{result['full_s']:>7.1f} {spread:>20} {ratio:>6.2f} {result['nothing_new_s']:>13.1f}"
         )
-    print("models only (dbt execution time of model nodes, summed)")
-    print("{:>15} {:>11} {:>9} {:>14} {:>7}".format(*header))
-    for history, _, _, full_models_s, added, _, incremental_models_s in results:
-        ratio = incremental_models_s / full_models_s
-        print(
-            f"{history:>15,} {added:>11,} {full_models_s:>9.1f} "
-            f"{incremental_models_s:>14.1f} {ratio:>7.1%}"
-        )
+    print("targets: ratio at the largest history <= 1.5, nothing new < 3 s")
 
 
 if __name__ == "__main__":

@@ -40,10 +40,28 @@
 {#
     The newest value of `column` in the incremental model being built, or an instant before any
     data when the table is still empty, so an incremental run after an empty first run still
-    picks everything up.
+    picks everything up. It is read when the model runs and written into its SQL as a constant:
+    a filter `stamp > constant` lets the database skip the older blocks of a table (DuckDB's
+    min/max per row group, written in load order), where a subquery would make it read the whole
+    stamp column of the history on every run.
 #}
 {% macro high_watermark(column) -%}
-    (select coalesce(max({{ column }}), cast('1900-01-01 00:00:00+00' as timestamptz)) from {{ this }})
+    {{ newest_stamp(this, column, "cast('1900-01-01 00:00:00+00' as timestamptz)") }}
+{%- endmacro %}
+
+{# The newest `column` (a timestamptz) of `relation` as a constant, or `default` when it has none. #}
+{% macro newest_stamp(relation, column, default='cast(null as timestamptz)') -%}
+    {%- set newest = none -%}
+    {%- if execute -%}
+        {%- set newest = run_query('select max(' ~ column ~ ') from ' ~ relation).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if newest is none -%}
+        {{ default }}
+    {%- elif newest.tzinfo is none -%}
+        {{ exceptions.raise_compiler_error(column ~ ' of ' ~ relation ~ ' is not a timestamptz') }}
+    {%- else -%}
+        cast('{{ newest.isoformat(sep=" ") }}' as timestamptz)
+    {%- endif -%}
 {%- endmacro %}
 
 {#
@@ -63,7 +81,7 @@
     {%- endif -%}
     select * from {{ ref(model) }}
     {%- if is_incremental() %}
-    where reported_date in ({{ rebuilt_reported_dates(rebuilt_by) }})
+    where {{ reported_date_in(rebuilt_days(rebuilt_by)) }}
     {%- endif %}
 {%- endmacro %}
 
@@ -72,19 +90,54 @@
     reported_date and built_at) rebuilt since this mart was last built and, with fct_calls, the
     days calls left (days_calls_left). A journey is reported on its root leg's day and every leg
     of a changed journey is rebuilt, so the days of fct_calls cover the days journeys left.
+    Read when the mart runs (like high_watermark) and handed out as a list of 'YYYY-MM-DD', so
+    that the mart's filter on them is a list of constants the database can push into its scans.
 #}
-{% macro rebuilt_reported_dates(models) -%}
-    {%- for model in models %}
-        {%- if not loop.first %}
+{% macro rebuilt_days(models) -%}
+    {%- set query -%}
+        {%- for model in models %}
+            {%- if not loop.first %}
+                union
+            {% endif %}
+            select reported_date from {{ ref(model) }}
+            where built_at > {{ high_watermark('built_at') }}
+        {%- endfor %}
+        {%- if 'fct_calls' in models %}
             union
-        {% endif %}
-        select reported_date from {{ ref(model) }}
-        where built_at > {{ high_watermark('built_at') }}
-    {%- endfor %}
-    {%- if 'fct_calls' in models %}
-        union
-        {{ days_calls_left() }}
-    {%- endif %}
+            {{ days_calls_left() }}
+        {%- endif %}
+    {%- endset -%}
+    {%- set days = [] -%}
+    {%- if execute -%}
+        {%- for day in run_query(query).columns[0].values() if day is not none -%}
+            {%- do days.append(day | string) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- do return(days | sort) -%}
+{%- endmacro %}
+
+{# `column` (reported_date by default) is one of `days` (rebuilt_days): false when there are none. #}
+{% macro reported_date_in(days, column='reported_date') -%}
+    {%- if days -%}
+        {{ column }} in (
+            {%- for day in days %}cast('{{ day }}' as date){% if not loop.last %}, {% endif %}{% endfor -%}
+        )
+    {%- else -%}
+        1 = 0
+    {%- endif -%}
+{%- endmacro %}
+
+{# rebuilt_days as a query of one column, reported_date, for the marts that join on them. #}
+{% macro rebuilt_reported_dates(models) -%}
+    {%- set days = rebuilt_days(models) -%}
+    {%- if days -%}
+        {%- for day in days %}
+            {%- if not loop.first %} union all {% endif %}
+            select cast('{{ day }}' as date) as reported_date
+        {%- endfor %}
+    {%- else -%}
+        select cast(null as date) as reported_date where 1 = 0
+    {%- endif -%}
 {%- endmacro %}
 
 {#

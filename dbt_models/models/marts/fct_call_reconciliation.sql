@@ -129,7 +129,7 @@ voice_bot_rows as (
         has_parse_errors as dq_report_parse_errors
     from voice_bot_entries
     {% if is_incremental() %}
-        where entry_reported_date in ({{ rebuilt_reported_dates(rebuilt_by) }})
+        where {{ reported_date_in(rebuilt_days(rebuilt_by), 'entry_reported_date') }}
     {% endif %}
 
 ),

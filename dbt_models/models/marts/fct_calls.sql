@@ -385,3 +385,8 @@ final as (
 )
 
 select * from final
+{% if not is_incremental() %}
+    -- Stored in day order, so that the day marts' filter on the days they rebuild skips the row
+    -- groups of other days (incremental runs append their days at the end anyway).
+    order by reported_date
+{% endif %}

@@ -235,3 +235,7 @@ left join repeats
     on
         candidate_journeys.central_id = repeats.central_id
         and candidate_journeys.journey_id = repeats.journey_id
+{% if not is_incremental() %}
+    -- In day order, as fct_calls: the repeat window and the day marts read a few days of it.
+    order by candidate_journeys.started_at_utc
+{% endif %}

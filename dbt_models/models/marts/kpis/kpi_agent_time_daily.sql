@@ -10,7 +10,7 @@ agent_times as (
 
     select * from {{ ref('int_report_agent_times') }}
     {% if is_incremental() %}
-        where reported_date in ({{ rebuilt_reported_dates(rebuilt_by) }})
+        where {{ reported_date_in(rebuilt_days(rebuilt_by)) }}
     {% endif %}
 
 ),
