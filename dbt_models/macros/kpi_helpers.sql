@@ -215,3 +215,19 @@
         )
     {%- endif %}
 {%- endmacro %}
+
+{#
+    The days of `days_relation` (a relation or CTE with `reported_date`) shifted by each of
+    `day_offsets` (0 keeps the day itself): the days an incremental mart recomputes when a
+    rebuilt day changes what it computes for other days (a forecast weeks later, a callback's
+    journey days before, a call running past midnight).
+#}
+{% macro shifted_days(days_relation, day_offsets) -%}
+    {%- for offset in day_offsets %}
+    select cast({{ dbt.dateadd('day', offset, 'reported_date') }} as date) as reported_date
+    from {{ days_relation }}
+        {%- if not loop.last %}
+    union
+        {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

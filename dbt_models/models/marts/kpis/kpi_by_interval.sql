@@ -28,10 +28,7 @@ rebuilt_days as (
 -- A leg still in progress at midnight counts in the next day's peaks: that day is rebuilt too.
 days as (
 
-    select reported_date from rebuilt_days
-    union
-    select cast({{ dbt.dateadd('day', 1, 'reported_date') }} as date) as reported_date
-    from rebuilt_days
+    {{ shifted_days('rebuilt_days', [0, 1]) }}
 
 ),
 {%- endif %}

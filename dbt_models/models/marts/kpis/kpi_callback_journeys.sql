@@ -19,14 +19,8 @@ rebuilt_days as (
 
 -- An outbound call on a rebuilt day may be the callback of a journey of the days before it.
 days as (
-    {%- for back in range(days_back + 1) %}
 
-    select cast({{ dbt.dateadd('day', -back, 'reported_date') }} as date) as reported_date
-    from rebuilt_days
-        {%- if not loop.last %}
-    union
-        {%- endif %}
-    {%- endfor %}
+    {{ shifted_days('rebuilt_days', range(0, -days_back - 1, -1)) }}
 
 ),
 {%- endif %}

@@ -18,14 +18,8 @@ rebuilt_days as (
 -- A day's forecast reads the same weekday of the weeks before it: a changed day changes the
 -- forecasts of the weeks after it too.
 days as (
-    {%- for week in range(weeks + 1) %}
 
-    select cast({{ dbt.dateadd('day', 7 * week, 'reported_date') }} as date) as reported_date
-    from rebuilt_days
-        {%- if not loop.last %}
-    union
-        {%- endif %}
-    {%- endfor %}
+    {{ shifted_days('rebuilt_days', range(0, 7 * weeks + 1, 7)) }}
 
 ),
 {%- endif %}
