@@ -48,6 +48,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from foundation.landing.layout import LandedFile, sealed_landing_files
 from foundation.settings import Settings
 from pipelines.loader.malformed_lines import set_aside_line_count, set_aside_malformed_lines
+from pipelines.loader.new_pushes import NewPushes
 from pipelines.loader.personal_data import Tokenizer
 from pipelines.loader.pii_key_record import check_pii_key
 from pipelines.loader.typed_pushes import MalformedLinesError, type_landed_files
@@ -76,21 +77,15 @@ LOADED_FILES_SCHEMA = pa.schema(
     ]
 )
 
-# Both tables are merged by key (dlt's delete-insert: rows go to a staging table, then one
-# transaction per table replaces the rows with the same key), so loading a file twice, after a
-# crash, a lost working directory or from a copied file, leaves one row per key. Staging rows of
-# one key (a duplicated line, a copy in the same load) are deduplicated first, keeping the row
-# of the first file by name. Each table gets its own hints (a table variant): resource-level
-# columns would leak into both.
+# `pushes` is appended to: new_pushes.py hands dlt only pushes the warehouse does not hold yet,
+# so each push is written once, straight into the table (a merge would write it twice, into a
+# staging table and then the table). The ledger is merged by key (dlt's delete-insert): a file
+# loaded again replaces its row. Each table gets its own hints (a table variant):
+# resource-level columns would leak into both.
 PUSHES_HINTS = dlt.mark.make_hints(
     table_name=PUSHES_TABLE,
-    write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-    primary_key="push_id",
+    write_disposition="append",
     columns={
-        # Uniqueness is the merge's to keep; a UNIQUE constraint on the staging table would
-        # reject a duplicated line before the merge could drop it.
-        "push_id": {"unique": False},
-        "source_file": {"dedup_sort": "asc"},
         # Wall time in PBX55_TIMEZONE: dlt would otherwise make every Arrow timestamp tz-aware.
         "call_date_local": {"data_type": "timestamp", "timezone": False},
     },
@@ -138,7 +133,8 @@ def landed_pushes(settings: Settings) -> dlt.sources.DltResource:
 @dlt.resource(name=PUSHES_TABLE, write_disposition="append")
 def pushes(settings: Settings) -> Iterator[pa.Table]:
     tokenizer = Tokenizer.from_key(settings.pii_key)
-    already_loaded = _loaded_source_files(dlt.current.pipeline())
+    pipeline = dlt.current.pipeline()
+    already_loaded = _loaded_source_files(pipeline)
     waiting = [
         landed
         for landed in sealed_landing_files(settings.landing_dir, settings.pushes_dir)
@@ -148,6 +144,12 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
     load_id = dlt.current.load_package_state()["load_id"]
     with (
         duckdb.connect(":memory:") as connection,
+        contextlib.closing(
+            NewPushes(
+                Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.this_load",
+                PUSHES_TABLE,
+            )
+        ) as new_pushes,
         # Closed first: typing still running finishes before its connection is closed.
         contextlib.closing(
             _typed_ahead(
@@ -157,7 +159,10 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
         ) as typed_batches,
     ):
         for batch, (typed, malformed) in typed_batches:
-            yield dlt.mark.with_hints(typed, PUSHES_HINTS, create_table_variant=True)
+            with pipeline.sql_client() as warehouse:
+                new = new_pushes.of(typed, warehouse)
+            if new.num_rows:
+                yield dlt.mark.with_hints(new, PUSHES_HINTS, create_table_variant=True)
             yield dlt.mark.with_hints(
                 _loaded_files_rows(batch, typed, malformed, load_id),
                 LOADED_FILES_HINTS,
