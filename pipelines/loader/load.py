@@ -4,12 +4,14 @@ The source `landed_pushes` yields Arrow tables (dlt's fast path) typed by `typed
 after each batch, the rows of `pbx55_raw.loaded_files` naming the files of that batch.
 
 Exactly once rests on three things, none of them dlt's working directory:
-- both tables are merged by key (`push_id`, `source_file`), so loading a file again after any
-  interruption, or loading a copy of it, leaves one row per push;
+- a push is appended once: each batch hands dlt only the pushes neither in the warehouse nor in
+  an earlier batch of the load (new_pushes.py), and the ledger is merged by `source_file`; so
+  loading a file again after any interruption, or loading a copy of it, leaves one row per push;
 - a file counts as loaded only when its ledger row belongs to a load recorded as complete in
   `_dlt_loads`, which dlt writes after every table of the load is in; so the ledger can never
   claim rows that did not arrive, whatever order the tables were written in;
-- one writer at a time (warehouse_lock.py).
+- one writer at a time (warehouse_lock.py), for the whole load: nothing can add a push between
+  new_pushes.py's look-up and dlt's commit.
 An interrupted load's package is thrown away, not finished: the warehouse and the landing files
 alone decide what is left to load.
 
@@ -206,18 +208,19 @@ def _abort_interrupted_loads(pipeline: dlt.Pipeline) -> None:
     Finishing such a package instead would trust the working directory, which may be stale or
     lost, and a package that can never load (a value the destination rejects) would block every
     later file. Nothing is lost: a file is loaded only once its load is complete in the
-    warehouse (`_loaded_source_files`), and re-loading rows that did reach it is harmless by key.
+    warehouse (`_loaded_source_files`), and its pushes that did reach it are not loaded again
+    (new_pushes.py).
     """
     if pipeline.has_pending_data:
         log.warning(
-            "an earlier load was interrupted: its files are loaded again (rows already in the "
-            "warehouse are replaced, not duplicated)"
+            "an earlier load was interrupted: its files are loaded again (pushes already in "
+            "the warehouse are skipped, not duplicated)"
         )
         pipeline.abort_packages()
 
 
 def _ensure_push_id_index(pipeline: dlt.Pipeline, settings: Settings) -> None:
-    """On Postgres, a unique index on `push_id`: the merge's delete looks rows up by it.
+    """On Postgres, a unique index on `push_id`: new_pushes.py looks ids up by it.
 
     Also the warehouse's own guarantee of one row per push. Named as Postgres names the
     constraint that earlier versions declared, so an existing warehouse keeps its index.
@@ -245,7 +248,7 @@ def _loaded_source_files(pipeline: dlt.Pipeline) -> set[str]:
             with client.execute_query(f"SELECT * FROM {files} LIMIT 0") as cursor:  # noqa: S608
                 if "_dlt_load_id" not in {column[0] for column in cursor.description}:
                     # A ledger from before loads were checked: every file still on disk is
-                    # loaded once more, which also merges away any duplicate rows of the past.
+                    # loaded once more; its pushes already in the warehouse are skipped.
                     return set()
             rows = client.execute_sql(
                 f"""SELECT files.source_file FROM {files} AS files

@@ -9,40 +9,49 @@ whose `push_id`
 3. is not in the warehouse's pushes (a file loaded again after a load that committed its pushes
    but not its ledger, a copy of a file loaded before).
 That holds only while nothing else writes `pushes` between the look-up and dlt's commit: the
-load holds the warehouse's writer lock throughout (warehouse_lock.py). The look-up in the
-warehouse is bounded by the batch's own ids (their range, then the ids themselves), never the
-whole history. The ids of this load are kept in a DuckDB file of their own, so a load as large
-as a rebuild does not hold them in memory.
+load holds the warehouse's writer lock throughout (warehouse_lock.py).
+
+Every check is bounded by the batch's own ids, never the whole history: the warehouse is asked
+how many ids it holds in the batch's range first, and for the ids themselves only when some are
+there; each earlier batch's ids are kept in a Parquet file, read only when its range overlaps.
+Batches of new pushes (files sealed in time order) pass with one count and no file read.
 """
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.sql_client import SqlClientBase
 
 
+@dataclass(frozen=True)
+class _IdRange:
+    low: str
+    high: str
+
+    def overlaps(self, other: _IdRange) -> bool:
+        return self.low <= other.high and other.low <= self.high
+
+
 class NewPushes:
-    """Filters the batches of one load; `directory` holds its ids (emptied first: a killed load
-    may have left its own there)."""
+    """Filters the batches of one load; `directory` holds their ids (emptied first: a killed
+    load may have left its own there)."""
 
     def __init__(self, directory: Path, pushes_table: str) -> None:
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         self._directory = directory
         self._pushes_table = pushes_table
-        self._connection = duckdb.connect(str(directory / "pushes_of_this_load.duckdb"))
-        self._connection.execute("SET enable_progress_bar = false")
-        self._connection.execute("CREATE TABLE pushes_of_this_load (push_id VARCHAR)")
+        self._earlier: list[tuple[_IdRange, Path]] = []
 
     def close(self) -> None:
-        self._connection.close()
         shutil.rmtree(self._directory, ignore_errors=True)
 
     def of(self, typed: pa.Table, warehouse: SqlClientBase) -> pa.Table:
@@ -54,52 +63,63 @@ class NewPushes:
             return typed
         ids = pc.unique(typed["push_id"])
         bounds = pc.min_max(ids)
-        low, high = bounds["min"].as_py(), bounds["max"].as_py()
-        connection = self._connection
-        batch = typed.select(["push_id", "source_file", "line_number"])
-        connection.register(
-            "batch", batch.append_column("position", pa.array(range(typed.num_rows), pa.int64()))
-        )
-        connection.register(
-            "in_warehouse", _ids_in_warehouse(warehouse, self._pushes_table, ids, low, high)
-        )
-        try:
-            kept = connection.execute(
-                """SELECT position FROM (
-                       SELECT push_id, position,
-                           row_number() OVER (PARTITION BY push_id
-                                              ORDER BY source_file, line_number) AS nth
-                       FROM batch)
-                   WHERE nth = 1
-                     AND push_id NOT IN (SELECT push_id FROM in_warehouse)
-                     AND push_id NOT IN (SELECT push_id FROM pushes_of_this_load
-                                         WHERE push_id BETWEEN $low AND $high)
-                   ORDER BY position""",
-                {"low": low, "high": high},
-            ).fetchnumpy()["position"]
-            new = typed if len(kept) == typed.num_rows else typed.take(kept)
-            connection.register("new", new.select(["push_id"]))
-            connection.execute("INSERT INTO pushes_of_this_load SELECT push_id FROM new")
-        finally:
-            for view in ("batch", "in_warehouse", "new"):
-                connection.unregister(view)
-        return new
+        id_range = _IdRange(bounds["min"].as_py(), bounds["max"].as_py())
+        if len(ids) < typed.num_rows:
+            typed = typed.take(_first_of_each_id(typed))
+        seen = [
+            *_ids_in_warehouse(warehouse, self._pushes_table, ids, id_range),
+            *(
+                pq.read_table(path).column("push_id").combine_chunks()
+                for earlier, path in self._earlier
+                if earlier.overlaps(id_range)
+            ),
+        ]
+        if seen:
+            typed = typed.filter(
+                pc.invert(pc.is_in(typed["push_id"], value_set=pa.concat_arrays(seen)))
+            )
+        path = self._directory / f"ids-{len(self._earlier):06d}.parquet"
+        pq.write_table(typed.select(["push_id"]), path, compression="none")
+        self._earlier.append((id_range, path))
+        return typed
+
+
+def _first_of_each_id(typed: pa.Table) -> pa.Array:
+    """Positions of the first row of each push_id (by source file, then line), in row order."""
+    order = pc.sort_indices(
+        typed,
+        sort_keys=[(name, "ascending") for name in ("push_id", "source_file", "line_number")],
+    )
+    ids = typed["push_id"].take(order)
+    starts = pc.not_equal(ids[1:], ids[:-1])
+    first = pc.filter(order, pa.concat_arrays([pa.array([True]), starts.combine_chunks()]))
+    return pc.take(first, pc.array_sort_indices(first))
 
 
 def _ids_in_warehouse(
-    warehouse: SqlClientBase, pushes_table: str, ids: pa.Array, low: str, high: str
-) -> pa.Table:
-    """Those of `ids` already in the warehouse's pushes, looked up within [low, high] first
-    (Postgres' unique index on push_id, DuckDB's min/max per row group)."""
+    warehouse: SqlClientBase, pushes_table: str, ids: pa.Array, id_range: _IdRange
+) -> list[pa.Array]:
+    """Those of `ids` already in the warehouse's pushes (none, or one array of them).
+
+    The range is counted first (Postgres' unique index on push_id, DuckDB's min/max per row
+    group); the ids are sent only when the range holds some.
+    """
     table = warehouse.make_qualified_table_name(pushes_table)
+    in_range = f"SELECT push_id FROM {table} WHERE push_id BETWEEN %s AND %s"  # noqa: S608
     try:
-        rows = warehouse.execute_sql(
-            f"""SELECT push_id FROM {table}
-                WHERE push_id BETWEEN %s AND %s AND push_id IN (SELECT unnest(%s))""",  # noqa: S608
-            low,
-            high,
-            ids.to_pylist(),
+        [(count,)] = warehouse.execute_sql(
+            f"SELECT count(*) FROM ({in_range}) AS in_range",  # noqa: S608
+            id_range.low,
+            id_range.high,
         )
     except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
-        rows = None  # the first load: no pushes table yet
-    return pa.table({"push_id": pa.array([row[0] for row in rows or ()], pa.string())})
+        return []  # the first load: no pushes table yet
+    if not count:
+        return []
+    rows = warehouse.execute_sql(
+        f"{in_range} AND push_id IN (SELECT unnest(%s))",
+        id_range.low,
+        id_range.high,
+        ids.to_pylist(),
+    )
+    return [pa.array([row[0] for row in rows or ()], pa.string())]
