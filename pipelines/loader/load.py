@@ -152,6 +152,7 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
                 PUSHES_TABLE,
             )
         ) as new_pushes,
+        pipeline.sql_client() as warehouse,
         # Closed first: typing still running finishes before its connection is closed.
         contextlib.closing(
             _typed_ahead(
@@ -161,8 +162,7 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
         ) as typed_batches,
     ):
         for batch, (typed, malformed) in typed_batches:
-            with pipeline.sql_client() as warehouse:
-                new = new_pushes.of(typed, warehouse)
+            new = new_pushes.of(typed, warehouse)
             if new.num_rows:
                 yield dlt.mark.with_hints(new, PUSHES_HINTS, create_table_variant=True)
             yield dlt.mark.with_hints(
