@@ -188,6 +188,7 @@ def load_landed_pushes(settings: Settings, *, rotate_pii_key: bool = False) -> L
             check_pii_key(client, tokenizer, rotate=rotate_pii_key)
         pipeline.run(landed_pushes(settings))
         _ensure_push_id_index(pipeline, settings)
+        _drop_staged_pushes(pipeline)
     trace = pipeline.last_trace
     row_counts = trace.last_normalize_info.row_counts
     return LoadSummary(
@@ -233,6 +234,17 @@ def _ensure_push_id_index(pipeline: dlt.Pipeline, settings: Settings) -> None:
         client.execute_sql(
             f"CREATE UNIQUE INDEX IF NOT EXISTS {PUSHES_TABLE}_push_id_key ON {table} (push_id)"
         )
+
+
+def _drop_staged_pushes(pipeline: dlt.Pipeline) -> None:
+    """Drop the staging copy of `pushes` that loads kept while it was a merge table.
+
+    It holds the last such load's rows, personal data included, and nothing writes or purges it
+    any more (retention purges `pushes`).
+    """
+    with pipeline.sql_client() as client, client.with_staging_dataset():
+        table = client.make_qualified_table_name(PUSHES_TABLE)
+        client.execute_sql(f"DROP TABLE IF EXISTS {table}")
 
 
 def _loaded_source_files(pipeline: dlt.Pipeline) -> set[str]:
