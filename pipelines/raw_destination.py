@@ -8,6 +8,7 @@ always explicit, so nothing lands in the current directory or in `~/.dlt`.
 from __future__ import annotations
 
 import dlt
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from foundation.settings import Settings
@@ -24,7 +25,15 @@ def raw_schema_pipeline(settings: Settings, name: str) -> dlt.Pipeline:
         destination = dlt.destinations.postgres(credentials=_postgres_credentials(settings))
     else:
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        destination = dlt.destinations.duckdb(credentials=str(settings.duckdb_path))
+        destination = dlt.destinations.duckdb(
+            credentials=DuckDbCredentials(
+                str(settings.duckdb_path),
+                # A large insert then writes its row groups as they fill, on every core,
+                # instead of keeping them for the checkpoint at commit (half of a load's write).
+                # Row order in the raw tables means nothing: every reader orders by columns.
+                global_config={"preserve_insertion_order": False},
+            )
+        )
     return dlt.pipeline(
         pipeline_name=f"{name}_{settings.raw_schema}",
         pipelines_dir=str(settings.data_dir / "dlt_pipelines"),

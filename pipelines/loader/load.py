@@ -4,12 +4,14 @@ The source `landed_pushes` yields Arrow tables (dlt's fast path) typed by `typed
 after each batch, the rows of `pbx55_raw.loaded_files` naming the files of that batch.
 
 Exactly once rests on three things, none of them dlt's working directory:
-- both tables are merged by key (`push_id`, `source_file`), so loading a file again after any
-  interruption, or loading a copy of it, leaves one row per push;
+- a push is appended once: each batch hands dlt only the pushes neither in the warehouse nor in
+  an earlier batch of the load (new_pushes.py), and the ledger is merged by `source_file`; so
+  loading a file again after any interruption, or loading a copy of it, leaves one row per push;
 - a file counts as loaded only when its ledger row belongs to a load recorded as complete in
   `_dlt_loads`, which dlt writes after every table of the load is in; so the ledger can never
   claim rows that did not arrive, whatever order the tables were written in;
-- one writer at a time (warehouse_lock.py).
+- one writer at a time (warehouse_lock.py), for the whole load: nothing can add a push between
+  new_pushes.py's look-up and dlt's commit.
 An interrupted load's package is thrown away, not finished: the warehouse and the landing files
 alone decide what is left to load.
 
@@ -48,6 +50,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from foundation.landing.layout import LandedFile, sealed_landing_files
 from foundation.settings import Settings
 from pipelines.loader.malformed_lines import set_aside_line_count, set_aside_malformed_lines
+from pipelines.loader.new_pushes import NewPushes
 from pipelines.loader.personal_data import Tokenizer
 from pipelines.loader.pii_key_record import check_pii_key
 from pipelines.loader.typed_pushes import MalformedLinesError, type_landed_files
@@ -76,21 +79,15 @@ LOADED_FILES_SCHEMA = pa.schema(
     ]
 )
 
-# Both tables are merged by key (dlt's delete-insert: rows go to a staging table, then one
-# transaction per table replaces the rows with the same key), so loading a file twice, after a
-# crash, a lost working directory or from a copied file, leaves one row per key. Staging rows of
-# one key (a duplicated line, a copy in the same load) are deduplicated first, keeping the row
-# of the first file by name. Each table gets its own hints (a table variant): resource-level
-# columns would leak into both.
+# `pushes` is appended to: new_pushes.py hands dlt only pushes the warehouse does not hold yet,
+# so each push is written once, straight into the table (a merge would write it twice, into a
+# staging table and then the table). The ledger is merged by key (dlt's delete-insert): a file
+# loaded again replaces its row. Each table gets its own hints (a table variant):
+# resource-level columns would leak into both.
 PUSHES_HINTS = dlt.mark.make_hints(
     table_name=PUSHES_TABLE,
-    write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-    primary_key="push_id",
+    write_disposition="append",
     columns={
-        # Uniqueness is the merge's to keep; a UNIQUE constraint on the staging table would
-        # reject a duplicated line before the merge could drop it.
-        "push_id": {"unique": False},
-        "source_file": {"dedup_sort": "asc"},
         # Wall time in PBX55_TIMEZONE: dlt would otherwise make every Arrow timestamp tz-aware.
         "call_date_local": {"data_type": "timestamp", "timezone": False},
     },
@@ -138,7 +135,8 @@ def landed_pushes(settings: Settings) -> dlt.sources.DltResource:
 @dlt.resource(name=PUSHES_TABLE, write_disposition="append")
 def pushes(settings: Settings) -> Iterator[pa.Table]:
     tokenizer = Tokenizer.from_key(settings.pii_key)
-    already_loaded = _loaded_source_files(dlt.current.pipeline())
+    pipeline = dlt.current.pipeline()
+    already_loaded = _loaded_source_files(pipeline)
     waiting = [
         landed
         for landed in sealed_landing_files(settings.landing_dir, settings.pushes_dir)
@@ -148,6 +146,13 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
     load_id = dlt.current.load_package_state()["load_id"]
     with (
         duckdb.connect(":memory:") as connection,
+        contextlib.closing(
+            NewPushes(
+                Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.this_load",
+                PUSHES_TABLE,
+            )
+        ) as new_pushes,
+        pipeline.sql_client() as warehouse,
         # Closed first: typing still running finishes before its connection is closed.
         contextlib.closing(
             _typed_ahead(
@@ -157,7 +162,9 @@ def pushes(settings: Settings) -> Iterator[pa.Table]:
         ) as typed_batches,
     ):
         for batch, (typed, malformed) in typed_batches:
-            yield dlt.mark.with_hints(typed, PUSHES_HINTS, create_table_variant=True)
+            new = new_pushes.of(typed, warehouse)
+            if new.num_rows:
+                yield dlt.mark.with_hints(new, PUSHES_HINTS, create_table_variant=True)
             yield dlt.mark.with_hints(
                 _loaded_files_rows(batch, typed, malformed, load_id),
                 LOADED_FILES_HINTS,
@@ -181,6 +188,7 @@ def load_landed_pushes(settings: Settings, *, rotate_pii_key: bool = False) -> L
             check_pii_key(client, tokenizer, rotate=rotate_pii_key)
         pipeline.run(landed_pushes(settings))
         _ensure_push_id_index(pipeline, settings)
+        _drop_staged_pushes(pipeline)
     trace = pipeline.last_trace
     row_counts = trace.last_normalize_info.row_counts
     return LoadSummary(
@@ -201,18 +209,19 @@ def _abort_interrupted_loads(pipeline: dlt.Pipeline) -> None:
     Finishing such a package instead would trust the working directory, which may be stale or
     lost, and a package that can never load (a value the destination rejects) would block every
     later file. Nothing is lost: a file is loaded only once its load is complete in the
-    warehouse (`_loaded_source_files`), and re-loading rows that did reach it is harmless by key.
+    warehouse (`_loaded_source_files`), and its pushes that did reach it are not loaded again
+    (new_pushes.py).
     """
     if pipeline.has_pending_data:
         log.warning(
-            "an earlier load was interrupted: its files are loaded again (rows already in the "
-            "warehouse are replaced, not duplicated)"
+            "an earlier load was interrupted: its files are loaded again (pushes already in "
+            "the warehouse are skipped, not duplicated)"
         )
         pipeline.abort_packages()
 
 
 def _ensure_push_id_index(pipeline: dlt.Pipeline, settings: Settings) -> None:
-    """On Postgres, a unique index on `push_id`: the merge's delete looks rows up by it.
+    """On Postgres, a unique index on `push_id`: new_pushes.py looks ids up by it.
 
     Also the warehouse's own guarantee of one row per push. Named as Postgres names the
     constraint that earlier versions declared, so an existing warehouse keeps its index.
@@ -225,6 +234,17 @@ def _ensure_push_id_index(pipeline: dlt.Pipeline, settings: Settings) -> None:
         client.execute_sql(
             f"CREATE UNIQUE INDEX IF NOT EXISTS {PUSHES_TABLE}_push_id_key ON {table} (push_id)"
         )
+
+
+def _drop_staged_pushes(pipeline: dlt.Pipeline) -> None:
+    """Drop the staging copy of `pushes` that loads kept while it was a merge table.
+
+    It holds the last such load's rows, personal data included, and nothing writes or purges it
+    any more (retention purges `pushes`).
+    """
+    with pipeline.sql_client() as client, client.with_staging_dataset():
+        table = client.make_qualified_table_name(PUSHES_TABLE)
+        client.execute_sql(f"DROP TABLE IF EXISTS {table}")
 
 
 def _loaded_source_files(pipeline: dlt.Pipeline) -> set[str]:
@@ -240,7 +260,7 @@ def _loaded_source_files(pipeline: dlt.Pipeline) -> set[str]:
             with client.execute_query(f"SELECT * FROM {files} LIMIT 0") as cursor:  # noqa: S608
                 if "_dlt_load_id" not in {column[0] for column in cursor.description}:
                     # A ledger from before loads were checked: every file still on disk is
-                    # loaded once more, which also merges away any duplicate rows of the past.
+                    # loaded once more; its pushes already in the warehouse are skipped.
                     return set()
             rows = client.execute_sql(
                 f"""SELECT files.source_file FROM {files} AS files

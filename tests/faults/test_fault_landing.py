@@ -1,8 +1,10 @@
 """Landing files the receiver never writes, or writes rarely: each push still loads once.
 
 A sealed file copied under another name (a restore from backup, a hand copy), a line written
-twice, pushes with a NUL character in a value (Postgres text cannot hold one), and pushes with
-no field the loader knows. The last two must also leave `pbx55 build` working.
+twice (in one file, or in files of different batches of one load: the loader appends only pushes
+that neither the warehouse nor an earlier batch holds), pushes with a NUL character in a value
+(Postgres text cannot hold one), and pushes with no field the loader knows. The last two must
+also leave `pbx55 build` working.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import pipelines.loader.load
 from tests.faults.fault_checks import load, verify
 from tests.faults.fault_landing import Landing, mixed_in, simulated_bodies
 from tests.faults.fault_matrix import MatrixRow
@@ -45,6 +48,24 @@ def test_duplicated_lines_load_their_pushes_once(
     damaged = files[2].read_bytes().splitlines(keepends=True)
     # The 4th line again after the 5th, and the first again at the end.
     files[2].write_bytes(b"".join([*damaged[:5], damaged[3], *damaged[5:], damaged[0]]))
+
+    load(warehouse, matrix_row)
+
+    verify(warehouse, matrix_row)
+
+
+@pytest.mark.fault_scenario("a file's lines again in other batches of the same load")
+def test_lines_repeated_in_other_batches_of_one_load_load_their_pushes_once(
+    warehouse: Warehouse, matrix_row: MatrixRow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipelines.loader.load, "BATCH_BYTES", 1)  # every file a batch of its own
+    landing = Landing(warehouse.settings)
+    files = landing.seal_in_files(landing.simulated_lines())
+    landing.copy_under_new_name(files[0])  # typed while the batch of files[0] may still be
+    lines = files[1].read_bytes().splitlines(keepends=True)
+    # The first line of files[1] again in the last file, and in a file of its own after it.
+    files[-1].write_bytes(files[-1].read_bytes() + lines[0])
+    landing.seal([lines[0]])
 
     load(warehouse, matrix_row)
 

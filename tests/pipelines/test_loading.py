@@ -269,3 +269,22 @@ def test_a_ledger_from_before_the_completeness_check_is_loaded_once_more(
     assert (summary.files, summary.rows) == (1, 2)
     assert query(settings, "SELECT count(*) FROM pbx55_raw.loaded_files") == [(1,)]
     assert load_landed_pushes(settings).files == 0
+
+
+def test_a_load_drops_the_staging_copy_of_pushes_left_by_merge_loads(
+    settings: Settings, land_file
+) -> None:
+    land_file([{"call_id": "1"}])
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.duckdb_path)) as warehouse:
+        # What loads left while pushes was a merge table: the last load's rows, staged.
+        warehouse.execute("CREATE SCHEMA pbx55_raw_staging")
+        warehouse.execute("CREATE TABLE pbx55_raw_staging.pushes AS SELECT 'p' AS push_id")
+
+    load_landed_pushes(settings)
+
+    assert query(
+        settings,
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'pbx55_raw_staging'"
+        " AND table_name = 'pushes'",
+    ) == [(0,)]
