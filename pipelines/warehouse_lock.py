@@ -6,7 +6,10 @@ Dagster's run queue serialises Dagster's own runs, but not cron, a manual `pbx55
 started from another instance, so the lock lives with the warehouse itself:
 
 - DuckDB: an exclusive `flock` on `<warehouse>.writer.lock` beside the file. The kernel releases
-  it when the holder dies, so a killed writer never leaves a stale lock.
+  it when the holder dies, so a killed writer never leaves a stale lock. The warehouse file must
+  also be free of DuckDB's own lock: a notebook or a SQL client that opened it (rather than the
+  BI copy) would make DuckDB refuse the writer mid-run, so a writer waits for that too, and the
+  message names the process that has it open.
 - Postgres: a session advisory lock keyed by the raw schema's name, held on a connection of its
   own. The server releases it when that connection ends, and it covers writers on other hosts.
 
@@ -89,9 +92,9 @@ def _acquire(lock: _Lock, settings: Settings, purpose: str) -> None:
     while not lock.try_acquire():
         if time.monotonic() >= deadline:
             raise WarehouseBusy(
-                f"{purpose}: another writer holds the warehouse ({lock.holder()}); gave up after "
+                f"{purpose}: the warehouse is held by {lock.holder()}; gave up after "
                 f"{settings.writer_lock_timeout_s:g} s (PBX55_WRITER_LOCK_TIMEOUT_S). "
-                "Let it finish and run again."
+                "Let it finish (or close it) and run again."
             )
         if not waiting_logged:
             log.warning("%s waits for the warehouse writer lock (%s)", purpose, lock.holder())
@@ -113,7 +116,7 @@ def _lock_key(settings: Settings, scope: str) -> str:
 def _lock_for(settings: Settings, scope: str, purpose: str) -> _Lock:
     if settings.warehouse == "postgres":
         return _AdvisoryLock(settings.postgres_url or "", scope, purpose)
-    return _FileLock(lock_file_path(settings.duckdb_path), purpose)
+    return _FileLock(lock_file_path(settings.duckdb_path), settings.duckdb_path, purpose)
 
 
 def lock_file_path(duckdb_path: Path) -> Path:
@@ -126,10 +129,12 @@ def _holder_text(purpose: str) -> str:
 
 
 class _FileLock:
-    def __init__(self, path: Path, purpose: str) -> None:
+    def __init__(self, path: Path, duckdb_path: Path, purpose: str) -> None:
         self._path = path
+        self._duckdb_path = duckdb_path
         self._purpose = purpose
         self._descriptor: int | None = None
+        self._refusal: str | None = None
 
     def try_acquire(self) -> bool:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +143,14 @@ class _FileLock:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(descriptor)
+            self._refusal = None
+            return False
+        outsiders = duckdb_file_holders(self._duckdb_path)
+        if outsiders:
+            os.close(descriptor)
+            self._refusal = (
+                f"a process with the DuckDB file open ({describe_process(outsiders[0])})"
+            )
             return False
         # Who holds it, for the message of the next writer that has to wait.
         os.ftruncate(descriptor, 0)
@@ -151,10 +164,47 @@ class _FileLock:
             self._descriptor = None
 
     def holder(self) -> str:
+        if self._refusal is not None:
+            return self._refusal
         try:
-            return json.loads(self._path.read_text())["holder"]
+            return "another writer (" + json.loads(self._path.read_text())["holder"] + ")"
         except (OSError, ValueError, KeyError):
-            return f"lock file {self._path}"
+            return f"another writer (lock file {self._path})"
+
+
+def duckdb_file_holders(duckdb_path: Path) -> list[int]:
+    """Other processes holding DuckDB's lock on `duckdb_path` (Linux; elsewhere none are seen).
+
+    DuckDB locks its file with `fcntl` record locks. They are read from /proc/locks rather than
+    probed with F_GETLK: probing needs a descriptor of the file, and closing any descriptor of a
+    file drops every record lock this process holds on it, DuckDB's own included.
+    """
+    try:
+        stat = os.stat(duckdb_path)
+        with open("/proc/locks") as locks:
+            lines = locks.readlines()
+    except OSError:
+        return []
+    file_id = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    holders = []
+    for line in lines:
+        fields = line.split()
+        # "1: POSIX ADVISORY WRITE <pid> <maj:min:inode> <start> <end>"; waiters have "->".
+        if len(fields) >= 6 and fields[1] == "POSIX" and fields[5] == file_id:
+            pid = int(fields[4])
+            if pid != os.getpid():
+                holders.append(pid)
+    return holders
+
+
+def describe_process(pid: int) -> str:
+    """`pid` and the start of its command line, as `ps` would show it."""
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return f"pid {pid}"
+    command = " ".join(b" ".join(arguments).decode(errors="replace").split())
+    return f"pid {pid}: {command[:80]}"
 
 
 class _AdvisoryLock:

@@ -120,5 +120,48 @@ def test_pbx55_load_exits_with_one_line_while_another_writer_holds_the_warehouse
     assert "Traceback" not in result.stderr
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith(
-        "pbx55: pbx55 load: another writer holds the warehouse (test holder"
+        "pbx55: pbx55 load: the warehouse is held by another writer (test holder"
     )
+
+
+# A notebook or SQL client with the warehouse file itself open, not the BI copy.
+DUCKDB_HOLDER = """
+import sys, duckdb
+connection = duckdb.connect(sys.argv[1])
+print("open", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_writer_waits_for_a_process_with_the_duckdb_file_open_and_names_it(
+    env: dict[str, str], settings: Settings, tmp_path: Path
+) -> None:
+    pbx55 = str(Path(sys.executable).with_name("pbx55"))
+    assert subprocess.run([pbx55, "load"], env=child_env(env), cwd=tmp_path).returncode == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", DUCKDB_HOLDER, str(settings.duckdb_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        refused = subprocess.run(
+            [pbx55, "load"],
+            env=child_env(env | {"PBX55_WRITER_LOCK_TIMEOUT_S": "0.3"}),
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+    finally:
+        holder.communicate("")
+
+    assert refused.returncode == 3
+    assert "Traceback" not in refused.stderr
+    last_line = refused.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(
+        f"pbx55: pbx55 load: the warehouse is held by a process with the DuckDB file open "
+        f"(pid {holder.pid}: "
+    )
+    # Once it is closed, the next writer goes on.
+    assert subprocess.run([pbx55, "load"], env=child_env(env), cwd=tmp_path).returncode == 0
