@@ -283,6 +283,7 @@ class Settings:
     seal_max_age_s: float
     retention_days: int
     writer_lock_timeout_s: float
+    dagster_run_retention_days: int
     schema_prefix: str = ""
     as_of_utc: str | None = None
     bi_storage_version: str = DEFAULT_BI_STORAGE_VERSION
@@ -355,6 +356,7 @@ class Settings:
             seal_max_age_s=_positive(env, "PBX55_SEAL_MAX_AGE_S", SEAL_MAX_AGE_S),
             retention_days=_positive(env, "PBX55_RAW_RETENTION_DAYS", 400, int),
             writer_lock_timeout_s=_positive(env, "PBX55_WRITER_LOCK_TIMEOUT_S", 600),
+            dagster_run_retention_days=_positive(env, "PBX55_DAGSTER_RUN_RETENTION_DAYS", 30, int),
             schema_prefix=env.get("PBX55_SCHEMA_PREFIX", "").strip(),
             as_of_utc=env.get("PBX55_AS_OF_UTC", "").strip() or None,
             bi_storage_version=_storage_version(env, "PBX55_BI_STORAGE_VERSION"),
@@ -407,6 +409,7 @@ class Settings:
             "PBX55_SEAL_MAX_AGE_S": repr(self.seal_max_age_s),
             "PBX55_RAW_RETENTION_DAYS": str(self.retention_days),
             "PBX55_WRITER_LOCK_TIMEOUT_S": repr(self.writer_lock_timeout_s),
+            "PBX55_DAGSTER_RUN_RETENTION_DAYS": str(self.dagster_run_retention_days),
             "PBX55_SCHEMA_PREFIX": self.schema_prefix,
             "PBX55_AS_OF_UTC": self.as_of_utc or "",
             "PBX55_BI_STORAGE_VERSION": self.bi_storage_version,

@@ -12,8 +12,10 @@ The demo writes the same file. The configuration:
 - a run queue that admits one warehouse-writing run at a time, and one op at a time per pool
   (DuckDB has a single writer);
 - run retries for a run whose worker died (a restart of the daemon or the host, a killed
-  process: its writer lock went with it); every job is safe to run again, the load merges by key;
+  process: its writer lock went with it); every job is safe to run again (the load skips
+  pushes already loaded);
 - sensor and schedule ticks kept only as long as they help (skipped ticks are most of them);
+  runs are purged by a job (pipelines/orchestration/run_history.py), Dagster has no setting;
 - freshness policies evaluated; no telemetry.
 """
 

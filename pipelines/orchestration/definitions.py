@@ -8,7 +8,9 @@
   (report_assets.py). `pbx55 reconcile` does the same steps without Dagster.
 - `hourly_refresh` (job, `hourly_refresh_schedule`): raw retention, then the models again so
   time-dependent flags (calls still waiting for a final push become incomplete) move on.
-- Every job runs its steps in one process, one after the other, and carries the warehouse
+- `purge_run_history` (job, daily schedule): Dagster's own finished runs older than
+  `PBX55_DAGSTER_RUN_RETENTION_DAYS`, deleted (run_history.py); it does not touch the warehouse.
+- Every warehouse job runs its steps in one process, one after the other, and carries the warehouse
   writer tag: DuckDB has a single writer.
 - Every job that publishes the BI copy also writes the daily report from it (`daily_report`).
 
@@ -35,6 +37,11 @@ from pipelines.orchestration.report_assets import (
     build_report_schedules,
 )
 from pipelines.orchestration.resources import JOB_TAGS, build_resources
+from pipelines.orchestration.run_history import (
+    PURGE_JOB,
+    build_run_history_schedule,
+    purge_run_history,
+)
 from pipelines.orchestration.serving_assets import build_bi_serving_copy, daily_report
 
 REFRESH_JOB = "hourly_refresh"
@@ -76,10 +83,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 daily_report,
             ]
         ),
-        jobs=[load_job, reconcile_job, refresh_job],
+        jobs=[load_job, reconcile_job, refresh_job, purge_run_history],
         sensors=[
             build_landing_sensor(settings),
-            *build_alert_sensors([LOAD_JOB, RECONCILE_JOB, REFRESH_JOB]),
+            *build_alert_sensors([LOAD_JOB, RECONCILE_JOB, REFRESH_JOB, PURGE_JOB]),
         ],
         schedules=[
             dg.ScheduleDefinition(
@@ -90,6 +97,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 default_status=dg.DefaultScheduleStatus.RUNNING,
             ),
             *build_report_schedules(settings, reconcile_job),
+            build_run_history_schedule(settings),
         ],
         resources=build_resources(settings),
         executor=dg.in_process_executor,

@@ -24,6 +24,7 @@ from pipelines.orchestration.raw_assets import (
     raw_retention,
 )
 from pipelines.orchestration.resources import WAREHOUSE_WRITER_TAG, build_resources
+from pipelines.orchestration.run_history import purge_runs_created_before
 from tests.pipelines.landing_writer import query
 from tests.pipelines.test_warehouse_lock import start_holder
 
@@ -76,6 +77,29 @@ def test_definitions_load_with_jobs_sensor_and_schedule() -> None:
     assert definitions.resolve_sensor_def("sealed_landing_files_sensor")
     schedule = definitions.resolve_schedule_def("hourly_refresh_schedule")
     assert schedule.cron_schedule == "5 * * * *"
+    assert definitions.resolve_schedule_def("purge_run_history_schedule").job_name == (
+        "purge_run_history"
+    )
+
+
+@pytest.mark.usefixtures("environment", "dbt_manifest")
+def test_run_history_keeps_recent_and_unfinished_runs_and_deletes_the_rest(
+    settings: Settings,
+) -> None:
+    definitions = defs()
+    purge = definitions.resolve_job_def("purge_run_history")
+    with dg.instance_for_test() as instance:
+        finished = [purge.execute_in_process(instance=instance).run_id for _ in range(3)]
+        unfinished = instance.create_run_for_job(purge).run_id  # not started yet
+        # Within the retention period (30 days by default) the daily run deletes nothing.
+        assert purge.execute_in_process(instance=instance).success
+        assert len(instance.get_runs()) == 5
+
+        deleted = purge_runs_created_before(instance, dt.datetime.now(dt.UTC))
+
+        assert deleted == 4
+        assert [run.run_id for run in instance.get_runs()] == [unfinished]
+        assert not any(instance.all_logs(run_id) for run_id in finished)
 
 
 def test_materializing_the_dlt_asset_loads_the_landed_files(settings: Settings, land_file) -> None:
