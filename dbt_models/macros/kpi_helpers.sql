@@ -93,8 +93,9 @@
 
 {#
     The reporting days to recompute: the days of the rows that `models` (each with
-    reported_date and built_at) rebuilt since this mart was last built and, with fct_calls, the
-    days calls left (days_calls_left). A journey is reported on its root leg's day and every leg
+    reported_date and built_at) rebuilt since this mart was last built and the days calls left
+    (days_calls_left), which the folder's pre-hook deletes: so a mart with no day to rebuild has
+    nothing to delete either (no_day_to_rebuild). A journey is reported on its root leg's day and every leg
     of a changed journey is rebuilt, so the days of fct_calls cover the days journeys left.
     Read when the mart runs (like high_watermark) and handed out as a list of 'YYYY-MM-DD', so
     that the mart's filter on them is a list of constants the database can push into its scans.
@@ -109,10 +110,8 @@
             select reported_date from {{ ref(model) }}
             where built_at > {{ since }}
         {%- endfor %}
-        {%- if 'fct_calls' in models %}
             union
             {{ days_calls_left(since) }}
-        {%- endif %}
     {%- endset -%}
     {%- set days = [] -%}
     {%- if execute -%}
@@ -123,6 +122,11 @@
     {%- do return(days | sort) -%}
 {%- endmacro %}
 
+{# Whether `relation` has any row (false at parse time). #}
+{% macro has_rows(relation) -%}
+    {%- do return(execute and run_query('select 1 from ' ~ relation ~ ' limit 1').rows | length > 0) -%}
+{%- endmacro %}
+
 {# `column` (reported_date by default) is one of `days` (rebuilt_days): false when there are none. #}
 {% macro reported_date_in(days, column='reported_date') -%}
     {%- if days -%}
@@ -130,8 +134,19 @@
             {%- for day in days %}cast('{{ day }}' as date){% if not loop.last %}, {% endif %}{% endfor -%}
         )
     {%- else -%}
-        1 = 0
+        1 = 0 {{ no_day_to_rebuild() }}
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    Written into a day mart's SQL when rebuilt_days found no day: the incremental
+    materialization (macros/incremental.sql) then skips the mart. A mart keyed by reporting day
+    replaces whole days, so every day it writes is a day it recomputes, and with none to
+    recompute it writes nothing and its pre-hook deletes nothing (rebuilt_days includes the days
+    calls left).
+#}
+{% macro no_day_to_rebuild() -%}
+    /* pbx55: no day to rebuild */
 {%- endmacro %}
 
 {# rebuilt_days as a query of one column, reported_date, for the marts that join on them. #}
@@ -143,7 +158,7 @@
             select cast('{{ day }}' as date) as reported_date
         {%- endfor %}
     {%- else -%}
-        select cast(null as date) as reported_date where 1 = 0
+        select cast(null as date) as reported_date where 1 = 0 {{ no_day_to_rebuild() }}
     {%- endif -%}
 {%- endmacro %}
 
