@@ -1,5 +1,7 @@
 {%- set rebuilt_by = ['fct_calls', 'int_report_days'] %}
-{%- set days = rebuilt_days(rebuilt_by) if is_incremental() else [] %}
+{#- Its rows are on pulled days only: before the first pull no day has any, and the mart, empty,
+    would otherwise recompute every day of fct_calls on every run from its 1900 watermark. -#}
+{%- set days = rebuilt_days(rebuilt_by) if is_incremental() and has_rows(ref('int_report_days')) else [] %}
 
 -- The report's agent time (report_03) per day x central x extension, beside the legs the same
 -- extension answered in fct_calls (branch_mask = Wy_branch_mask_agent), on the days pulled.
