@@ -3,7 +3,7 @@
     text, in order, joined by '-', with null as a placeholder (as dbt_utils.generate_surrogate_key,
     which cannot be installed here). Built on dbt.hash and dbt.concat, so DuckDB and Postgres give
     the same key. Tools that look for a primary key (dbt_project_evaluator) find it tested with
-    invariant_unique and invariant_not_null.
+    invariant_key.
 #}
 {% macro surrogate_key(columns) -%}
     {%- set parts = [] -%}

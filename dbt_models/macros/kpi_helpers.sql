@@ -32,6 +32,11 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# A call without a final push whose last push is older than this is incomplete (grace period). #}
+{% macro incomplete_since() -%}
+    {{ dbt.dateadd('hour', -var('incomplete_grace_hours'), as_of_utc()) }}
+{%- endmacro %}
+
 {# When this invocation started, stamped on rows it (re)writes so downstream runs find them. #}
 {% macro run_started_at_utc() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamptz)
@@ -69,9 +74,10 @@
     reporting day aggregates: on a full build all of them; on an incremental run those on the
     reporting days that `rebuilt_by` rebuilt since the mart was last built
     (rebuilt_reported_dates). The days a mart reads are the days its delete+insert replaces
-    (unique_key `reported_date`, marts/kpis in dbt_project.yml).
+    (unique_key `reported_date`, marts/kpis in dbt_project.yml). A mart that reads several models
+    passes the `days` it read once with rebuilt_days: each read is a query of its own.
 #}
-{% macro rows_on_rebuilt_days(model, rebuilt_by=['fct_calls']) -%}
+{% macro rows_on_rebuilt_days(model, rebuilt_by=['fct_calls'], days=none) -%}
     {#- Declared at parse time, so dbt knows the mart depends on every model it reads. -#}
     {%- for upstream in rebuilt_by -%}
         {%- do ref(upstream) -%}
@@ -81,31 +87,31 @@
     {%- endif -%}
     select * from {{ ref(model) }}
     {%- if is_incremental() %}
-    where {{ reported_date_in(rebuilt_days(rebuilt_by)) }}
+    where {{ reported_date_in(rebuilt_days(rebuilt_by) if days is none else days) }}
     {%- endif %}
 {%- endmacro %}
 
 {#
     The reporting days to recompute: the days of the rows that `models` (each with
-    reported_date and built_at) rebuilt since this mart was last built and, with fct_calls, the
-    days calls left (days_calls_left). A journey is reported on its root leg's day and every leg
+    reported_date and built_at) rebuilt since this mart was last built and the days calls left
+    (days_calls_left), which the folder's pre-hook deletes: so a mart with no day to rebuild has
+    nothing to delete either (no_day_to_rebuild). A journey is reported on its root leg's day and every leg
     of a changed journey is rebuilt, so the days of fct_calls cover the days journeys left.
     Read when the mart runs (like high_watermark) and handed out as a list of 'YYYY-MM-DD', so
     that the mart's filter on them is a list of constants the database can push into its scans.
 #}
 {% macro rebuilt_days(models) -%}
+    {%- set since = high_watermark('built_at') -%}
     {%- set query -%}
         {%- for model in models %}
             {%- if not loop.first %}
                 union
             {% endif %}
             select reported_date from {{ ref(model) }}
-            where built_at > {{ high_watermark('built_at') }}
+            where built_at > {{ since }}
         {%- endfor %}
-        {%- if 'fct_calls' in models %}
             union
-            {{ days_calls_left() }}
-        {%- endif %}
+            {{ days_calls_left(since) }}
     {%- endset -%}
     {%- set days = [] -%}
     {%- if execute -%}
@@ -116,6 +122,11 @@
     {%- do return(days | sort) -%}
 {%- endmacro %}
 
+{# Whether `relation` has any row (false at parse time). #}
+{% macro has_rows(relation) -%}
+    {%- do return(execute and run_query('select 1 from ' ~ relation ~ ' limit 1').rows | length > 0) -%}
+{%- endmacro %}
+
 {# `column` (reported_date by default) is one of `days` (rebuilt_days): false when there are none. #}
 {% macro reported_date_in(days, column='reported_date') -%}
     {%- if days -%}
@@ -123,8 +134,19 @@
             {%- for day in days %}cast('{{ day }}' as date){% if not loop.last %}, {% endif %}{% endfor -%}
         )
     {%- else -%}
-        1 = 0
+        1 = 0 {{ no_day_to_rebuild() }}
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    Written into a day mart's SQL when rebuilt_days found no day: the incremental
+    materialization (macros/incremental.sql) then skips the mart. A mart keyed by reporting day
+    replaces whole days, so every day it writes is a day it recomputes, and with none to
+    recompute it writes nothing and its pre-hook deletes nothing (rebuilt_days includes the days
+    calls left).
+#}
+{% macro no_day_to_rebuild() -%}
+    /* pbx55: no day to rebuild */
 {%- endmacro %}
 
 {# rebuilt_days as a query of one column, reported_date, for the marts that join on them. #}
@@ -136,21 +158,22 @@
             select cast('{{ day }}' as date) as reported_date
         {%- endfor %}
     {%- else -%}
-        select cast(null as date) as reported_date where 1 = 0
+        select cast(null as date) as reported_date where 1 = 0 {{ no_day_to_rebuild() }}
     {%- endif -%}
 {%- endmacro %}
 
 {#
-    The reporting days calls left since this mart was last built: the days rebuilt calls moved
-    away from (moved_from_reported_date), and the days of calls a new pull of the report no
-    longer lists (int_report_calls, not listed: fct_calls drops those no push has).
+    The reporting days calls left since this mart was last built (`since`, its high_watermark):
+    the days rebuilt calls moved away from (moved_from_reported_date), and the days of calls a
+    new pull of the report no longer lists (int_report_calls, not listed: fct_calls drops those
+    no push has).
 #}
-{% macro days_calls_left() -%}
+{% macro days_calls_left(since) -%}
     select moved_from_reported_date from {{ ref('fct_calls') }}
-    where built_at > {{ high_watermark('built_at') }} and moved_from_reported_date is not null
+    where built_at > {{ since }} and moved_from_reported_date is not null
     union
     select reported_date from {{ ref('int_report_calls') }}
-    where built_at > {{ high_watermark('built_at') }} and not is_listed
+    where built_at > {{ since }} and not is_listed
 {%- endmacro %}
 
 {#
@@ -160,7 +183,7 @@
 #}
 {% macro delete_days_calls_left() -%}
     {%- if is_incremental() %}
-        delete from {{ this }} where reported_date in ({{ days_calls_left() }})
+        delete from {{ this }} where reported_date in ({{ days_calls_left(high_watermark('built_at')) }})
     {%- endif %}
 {%- endmacro %}
 

@@ -55,10 +55,11 @@ def test_the_build_command_leaves_out_unit_tests_and_current_seeds() -> None:
     routine = build_command(full_refresh=False, unit_tests=False, skip_seeds=True, select=())
     assert routine == [
         "build",
+        "--no-write-json",
         "--exclude-resource-type",
         "unit_test",
         "--exclude-resource-type",
         "seed",
     ]
     ci = build_command(full_refresh=True, unit_tests=True, skip_seeds=False, select=["fct_calls"])
-    assert ci == ["build", "--full-refresh", "--select", "fct_calls"]
+    assert ci == ["build", "--no-write-json", "--full-refresh", "--select", "fct_calls"]

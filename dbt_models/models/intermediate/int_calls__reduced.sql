@@ -10,8 +10,8 @@
 with
 
 {% if is_incremental() %}
-    -- Only calls with newly staged pushes are re-reduced, plus calls still in progress (the grace
-    -- period may have run out since the last run).
+    -- Only calls with newly staged pushes are re-reduced, plus the calls in progress whose grace
+    -- period has run out since: without a new push, that is all that can change about a call.
     new_pushes as (
 
         select
@@ -49,7 +49,9 @@ with
             call_id,
             first_received_at
         from {{ this }}
-        where outcome = 'in_progress'
+        where
+            outcome = 'in_progress'
+            and last_received_at < {{ incomplete_since() }}
 
     ),
 {% endif %}
@@ -172,10 +174,7 @@ select
         when not has_final_push
             then
                 case
-                    when
-                        last_received_at
-                        < {{ dbt.dateadd('hour', -var('incomplete_grace_hours'), as_of_utc()) }}
-                        then 'incomplete'
+                    when last_received_at < {{ incomplete_since() }} then 'incomplete'
                     else 'in_progress'
                 end
         when call_kind = 'sms' then 'unknown'

@@ -16,13 +16,14 @@
 }}
 
 {%- set rebuilt_by = ['fct_calls', 'int_report_calls', 'int_report_days'] %}
+{%- set days = rebuilt_days(rebuilt_by) if is_incremental() else [] %}
 {%- set tolerance = var('reconciliation_tolerance_s') %}
 
 with
 
 calls as (
 
-    {{ rows_on_rebuilt_days('fct_calls', rebuilt_by=rebuilt_by) }}
+    {{ rows_on_rebuilt_days('fct_calls', rebuilt_by=rebuilt_by, days=days) }}
 
 ),
 
@@ -129,7 +130,7 @@ voice_bot_rows as (
         has_parse_errors as dq_report_parse_errors
     from voice_bot_entries
     {% if is_incremental() %}
-        where {{ reported_date_in(rebuilt_days(rebuilt_by), 'entry_reported_date') }}
+        where {{ reported_date_in(days, 'entry_reported_date') }}
     {% endif %}
 
 ),

@@ -1,4 +1,7 @@
 {%- set rebuilt_by = ['fct_calls', 'int_report_days'] %}
+{#- Its rows are on pulled days only: before the first pull no day has any, and the mart, empty,
+    would otherwise recompute every day of fct_calls on every run from its 1900 watermark. -#}
+{%- set days = rebuilt_days(rebuilt_by) if is_incremental() and has_rows(ref('int_report_days')) else [] %}
 
 -- The report's agent time (report_03) per day x central x extension, beside the legs the same
 -- extension answered in fct_calls (branch_mask = Wy_branch_mask_agent), on the days pulled.
@@ -10,7 +13,7 @@ agent_times as (
 
     select * from {{ ref('int_report_agent_times') }}
     {% if is_incremental() %}
-        where {{ reported_date_in(rebuilt_days(rebuilt_by)) }}
+        where {{ reported_date_in(days) }}
     {% endif %}
 
 ),
@@ -27,7 +30,7 @@ pulled_days as (
 calls_on_pulled_days as (
 
     select calls.*
-    from ({{ rows_on_rebuilt_days('fct_calls', rebuilt_by=rebuilt_by) }}) as calls
+    from ({{ rows_on_rebuilt_days('fct_calls', rebuilt_by=rebuilt_by, days=days) }}) as calls
     inner join pulled_days
         on calls.central_id = pulled_days.central_id and calls.reported_date = pulled_days.report_day
     where calls.branch_mask is not null

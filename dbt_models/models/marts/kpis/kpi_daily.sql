@@ -1,14 +1,17 @@
+{%- set rebuilt_by = ['fct_calls', 'fct_journeys'] %}
+{%- set days = rebuilt_days(rebuilt_by) if is_incremental() else [] %}
+
 with
 
 calls as (
 
-    {{ rows_on_rebuilt_days('fct_calls', rebuilt_by=['fct_calls', 'fct_journeys']) }}
+    {{ rows_on_rebuilt_days('fct_calls', rebuilt_by=rebuilt_by, days=days) }}
 
 ),
 
 journeys_in_scope as (
 
-    {{ rows_on_rebuilt_days('fct_journeys', rebuilt_by=['fct_calls', 'fct_journeys']) }}
+    {{ rows_on_rebuilt_days('fct_journeys', rebuilt_by=rebuilt_by, days=days) }}
 
 ),
 

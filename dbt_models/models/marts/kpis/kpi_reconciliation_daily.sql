@@ -1,4 +1,5 @@
 {%- set rebuilt_by = ['fct_calls', 'fct_call_reconciliation'] %}
+{%- set days = rebuilt_days(rebuilt_by) if is_incremental() else [] %}
 {%- set reasons = [
     'matched', 'outcome_differs', 'durations_differ', 'missing_from_pushes', 'final_push_missing',
     'missing_from_report', 'still_running', 'not_pulled', 'sms_not_reported',
@@ -14,13 +15,13 @@ entries as (
     select
         *,
         coalesce(queue, 'none') as queue_or_none
-    from ({{ rows_on_rebuilt_days('fct_call_reconciliation', rebuilt_by=rebuilt_by) }}) as rebuilt
+    from ({{ rows_on_rebuilt_days('fct_call_reconciliation', rebuilt_by=rebuilt_by, days=days) }}) as rebuilt
 
 ),
 
 calls as (
 
-    {{ rows_on_rebuilt_days('fct_calls', rebuilt_by=rebuilt_by) }}
+    {{ rows_on_rebuilt_days('fct_calls', rebuilt_by=rebuilt_by, days=days) }}
 
 ),
 
