@@ -463,6 +463,9 @@ def _typed_select(timezone: str) -> str:
     )
     known_fields_removed = json.dumps(dict.fromkeys(KNOWN_FIELDS))
     known_list = "[" + ", ".join(_sql_text(name) for name in KNOWN_FIELDS) + "]"
+    known_with_value = " + ".join(
+        f"CAST({_body_text(name)} IS NOT NULL AS INTEGER)" for name in KNOWN_FIELDS
+    )
     return f"""
     WITH typed AS (
         SELECT landed.*,
@@ -523,9 +526,12 @@ def _typed_select(timezone: str) -> str:
         source_file,
         line_number,
         -- A merge patch with null values removes those keys (RFC 7396): what is left is unknown.
-        -- Most pushes carry only known fields, so the patch runs only where needed.
-        CASE WHEN len(list_filter(json_keys(body),
-                                  lambda k: NOT list_contains({known_list}, k))) > 0
+        -- Most pushes carry only known fields, so the patch runs only where needed. Each known
+        -- field with a value is one key at least: a body with no more keys than those has none
+        -- unknown, which spares most rows the search of their keys in the list (a lambda).
+        CASE WHEN len(json_keys(body)) > {known_with_value}
+                AND len(list_filter(json_keys(body),
+                                    lambda k: NOT list_contains({known_list}, k))) > 0
             THEN CAST(json_merge_patch(body, {_sql_text(known_fields_removed)}) AS VARCHAR)
         END AS extra_fields_json,
         parse_errors,

@@ -178,6 +178,7 @@ def test_unknown_fields_are_kept(rows: dict[str, dict]) -> None:
     assert json.loads(row["extra_fields_json"]) == {"new_vendor_field": {"nested": [1, 2]}}
     assert row["branch_email"] == "a@b.com.br"
     assert rows["numbers_as_strings"]["extra_fields_json"] is None
+    assert rows["null_values"]["extra_fields_json"] is None
 
 
 @pytest.mark.parametrize(
