@@ -40,7 +40,7 @@ def test_the_schedules_pull_today_by_day_and_the_lookback_days_at_night(
     from pipelines.orchestration.definitions import build_definitions
 
     unconfigured = {schedule.name for schedule in build_definitions(settings).schedules}
-    assert unconfigured == {"hourly_refresh_schedule"}
+    assert unconfigured == {"hourly_refresh_schedule", "purge_run_history_schedule"}
     definitions = build_definitions(_configured(settings))
     today = definitions.resolve_schedule_def("report_api_today_schedule")
     nightly = definitions.resolve_schedule_def("report_api_nightly_schedule")
