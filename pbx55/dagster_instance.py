@@ -5,7 +5,7 @@
 `dagster-daemon run` or `dagster-webserver` on this checkout's workspace with DAGSTER_HOME set
 to it, so no process can start on another instance configuration by mistake; `pbx55 dagster
 cli ...` runs the `dagster` command the same way (`cli instance migrate` after an upgrade).
-The demo writes the same file. The configuration:
+The demo prepares its instance the same way. The configuration:
 
 - storage: Postgres when PBX55_DAGSTER_POSTGRES_URL is set, read by Dagster from the environment
   at start (`env:`), so its password never lands in the file; SQLite under DAGSTER_HOME otherwise;
@@ -21,10 +21,14 @@ The demo writes the same file. The configuration:
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from foundation.settings import Settings
 from pipelines.orchestration.resources import WAREHOUSE_POOL, WAREHOUSE_WRITER_TAG
@@ -108,17 +112,72 @@ storage:
 """
 
 
-def write_instance_config(settings: Settings) -> Path:
-    """Write `dagster.yaml` into `settings.dagster_home` (created if needed); return its path.
+class DagsterStorageUnreachableError(Exception):
+    """Dagster's Postgres storage did not answer; the message names the setting to fix."""
 
-    Written aside and renamed: the daemon and the webserver start together and each writes it.
+    def __init__(self, settings: Settings, error: Exception) -> None:
+        driver_error: BaseException = error  # the driver's own words, past Dagster's wrappers
+        while driver_error.__cause__ is not None:
+            driver_error = driver_error.__cause__
+        message = " ".join(str(driver_error).split())
+        password = urlsplit(settings.dagster_postgres_url or "").password
+        if password:
+            message = message.replace(password, "***")
+        super().__init__(
+            f"cannot reach Dagster's Postgres storage: {message} — fix "
+            f"{DAGSTER_POSTGRES_URL_VARIABLE}, or start the server"
+        )
+
+
+def prepare_instance(settings: Settings) -> Path:
+    """Write `dagster.yaml` into `settings.dagster_home` and create the instance's storage;
+    return the file's path.
+
+    The daemon and the webserver start together, and Dagster creating the same SQLite storage in
+    two processes at once stamps its schema version twice, which then fails every later open
+    ("more than one head present"). So one process at a time, under a lock, writes the file
+    aside, creates the storage from it, and only then renames it into place: whoever sees
+    `dagster.yaml` finds the storage ready.
     """
+    import sqlalchemy.exc
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+    from dagster_postgres.utils import DagsterPostgresException
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its "context impl" lines
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     path = settings.dagster_home / "dagster.yaml"
     written = path.with_name(f".dagster.yaml.{os.getpid()}")
-    written.write_text(dagster_yaml(settings))
-    written.replace(path)
+    with (settings.dagster_home / ".prepare.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        written.write_text(dagster_yaml(settings))
+        try:
+            ref = InstanceRef.from_dir(str(settings.dagster_home), config_filename=written.name)
+            with _storage_environment(settings), DagsterInstance.from_ref(ref):
+                pass
+            written.replace(path)
+        except (DagsterPostgresException, sqlalchemy.exc.OperationalError) as error:
+            raise DagsterStorageUnreachableError(settings, error) from error
+        finally:
+            written.unlink(missing_ok=True)
     return path
+
+
+@contextmanager
+def _storage_environment(settings: Settings) -> Iterator[None]:
+    """The Postgres URL where the configuration reads it (`env:`), while the storage is created."""
+    if settings.dagster_postgres_url is None:
+        yield
+        return
+    saved = os.environ.get(DAGSTER_POSTGRES_URL_VARIABLE)
+    os.environ[DAGSTER_POSTGRES_URL_VARIABLE] = settings.dagster_storage_url
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[DAGSTER_POSTGRES_URL_VARIABLE]
+        else:
+            os.environ[DAGSTER_POSTGRES_URL_VARIABLE] = saved
 
 
 def dagster_process(
@@ -137,8 +196,8 @@ def dagster_process(
 
 
 def exec_dagster_process(settings: Settings, process: str, options: Sequence[str] = ()) -> None:
-    """Write the instance configuration, then become Dagster's `process` (never returns)."""
-    write_instance_config(settings)
+    """Prepare the instance, then become Dagster's `process` (never returns)."""
+    prepare_instance(settings)
     command, environ = dagster_process(settings, process, options)
     os.chdir(REPO_ROOT)  # workspace.yaml loads the definitions from the checkout
     os.execve(command[0], command, environ)  # noqa: S606 (our own venv binary, no shell)

@@ -102,15 +102,14 @@ def _run_job(settings: Settings, job_name: str, partition_key: str | None = None
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     import dagster as dg
 
-    from pbx55.dagster_instance import write_instance_config
+    from pbx55.dagster_instance import prepare_instance
     from pipelines.dbt_runner import prepare_manifest
     from pipelines.orchestration.definitions import build_definitions
 
-    write_instance_config(settings)
+    prepare_instance(settings)
     prepare_manifest(settings)
     # Dagster prints its own console log; without this the root handler prints each line twice.
     logging.getLogger("dagster").propagate = False
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # Dagster's storage migrations
     job = build_definitions(settings).resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(

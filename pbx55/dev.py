@@ -15,7 +15,7 @@ import sys
 import time
 
 from foundation.settings import Settings
-from pbx55.dagster_instance import REPO_ROOT, dagster_process, write_instance_config
+from pbx55.dagster_instance import REPO_ROOT, dagster_process, prepare_instance
 from pipelines.dbt_runner import prepare_manifest
 
 
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
-    write_instance_config(settings)
+    prepare_instance(settings)
     prepare_manifest(settings)
     commands = [
         dagster_process(settings, "daemon"),

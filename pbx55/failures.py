@@ -30,6 +30,7 @@ def expected_failure(error: BaseException, settings: Settings) -> ExpectedFailur
     """What to print and how to exit for `error`, or None if it is unexpected (a traceback)."""
     import psycopg2
 
+    from pbx55.dagster_instance import DagsterStorageUnreachableError
     from pbx55.rebuild import NothingToRebuildFromError
     from pipelines.bi_copy import UnknownStorageVersionError
     from pipelines.dbt_runner import DbtRunError
@@ -38,6 +39,9 @@ def expected_failure(error: BaseException, settings: Settings) -> ExpectedFailur
     from pipelines.report_api.pull import ReportPullFailedError
 
     chain = list(_causes(error))
+    for cause in chain:
+        if isinstance(cause, DagsterStorageUnreachableError):
+            return ExpectedFailure(str(cause), EXIT_WAREHOUSE_UNREACHABLE)
     # Unreachable first: dbt or dlt failing because the server is down is that, not a dbt bug.
     for cause in chain:
         if isinstance(cause, psycopg2.OperationalError):

@@ -54,6 +54,23 @@ def test_an_unreachable_postgres_is_one_line_naming_the_url_setting(env):
     assert "s3cret-password" not in result.stderr + result.stdout
 
 
+def test_an_unreachable_dagster_storage_is_one_line_naming_its_setting(env):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://dagster:s3cret-password@127.0.0.1:{port}/dagster"
+
+    result = pbx55(
+        "dagster", "cli", "instance", "info", env=env | {"PBX55_DAGSTER_POSTGRES_URL": url}
+    )
+
+    assert result.returncode == 4
+    line = _failure_line(result)
+    assert "PBX55_DAGSTER_POSTGRES_URL" in line
+    assert str(port) in line
+    assert "s3cret-password" not in result.stderr + result.stdout
+
+
 def test_another_pii_key_is_refused_in_one_line_until_rotated(env):
     assert pbx55("load", env=env).returncode == 0
     other = env | {"PBX55_PII_KEY": "a-different-pii-key"}
