@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from foundation.settings import Settings
+from pipelines import unchanged_build
 from pipelines.warehouse_lock import warehouse_writer
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_models"
@@ -305,9 +306,12 @@ def build_models(
     select: Sequence[str] = (),
     dbt_vars: Mapping[str, Any] | None = None,
     on_event: Callable[[DbtEvent], None] | None = None,
+    even_if_unchanged: bool = False,
 ) -> Any:
     """`dbt build` under the writer lock: seeds, models (incrementally unless `full_refresh`)
-    and data tests, of the whole project or of the nodes in `select`. Returns dbt's result.
+    and data tests, of the whole project or of the nodes in `select`. Returns dbt's result, or
+    an `unchanged_build.SkippedBuild` when nothing could have changed since the last build
+    (never with `even_if_unchanged`).
 
     dbt unit tests check the SQL, not the data, so routine runs leave them out; CI runs them with
     `unit_tests=True`, and then the data tests check every row, not only the rows this build wrote
@@ -323,12 +327,48 @@ def build_models(
         )
         if unit_tests:
             dbt_vars = {"data_tests_on_all_rows": True, **(dbt_vars or {})}
+        # Only a routine build of the whole project may be skipped (pipelines/unchanged_build.py).
+        whole_project = not unit_tests and not select
+        record = unchanged_build.record_path(settings, _warehouse_key(settings))
+        if whole_project and seeds_current and not even_if_unchanged:
+            key, manifest = _routine_build(settings, dbt_vars)
+            as_of = _project_var("as_of_utc", dbt_vars) or settings.as_of_utc
+            skipped = unchanged_build.skipped_build(settings, record, key, manifest, as_of)
+            if skipped is not None:
+                log.info(skipped.message)
+                return skipped
+        record.unlink(missing_ok=True)
         result = run_dbt(settings, command, dbt_vars=dbt_vars, on_event=on_event)
         if not seeds_current:
             marker = _seeds_marker(settings)
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(_seeds_fingerprint())
+        if whole_project:
+            key, manifest = _routine_build(settings, dbt_vars)
+            grace_hours = float(_project_var("incomplete_grace_hours", dbt_vars))
+            unchanged_build.write_record(settings, record, key, manifest, grace_hours)
     return result
+
+
+def _routine_build(settings: Settings, dbt_vars: Mapping[str, Any] | None) -> tuple[str, Any]:
+    """The key (`unchanged_build.run_key`) and parsed manifest of a routine build: the whole
+    project, incremental, seeds current. A build is recorded under it, whatever its own flags."""
+    command = build_command(full_refresh=False, unit_tests=False, skip_seeds=True, select=())
+    invocation = dbt_invocation(settings, command, dbt_vars=dbt_vars)
+    key = unchanged_build.run_key(_project_fingerprint(), invocation.env, dbt_vars, command)
+    with _environment(invocation.env):  # dbt renders the profile and project from it
+        return key, _parsed_manifest(invocation, log_file(default_target_path(settings)))
+
+
+def _project_var(name: str, dbt_vars: Mapping[str, Any] | None) -> Any:
+    """A var as dbt resolves it for a run: `--vars` first, then dbt_project.yml's (unrendered:
+    only for vars whose default is a plain value, or empty when it reads the environment)."""
+    if dbt_vars and name in dbt_vars:
+        return dbt_vars[name]
+    import yaml
+
+    default = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"][name]
+    return None if isinstance(default, str) and "{{" in default else default
 
 
 # dbt writes its manifest.json (and graph.gpickle) into the target path at the end of every
@@ -385,33 +425,21 @@ def _seed_files() -> list[Path]:
 
 def _seeds_marker(settings: Settings) -> Path:
     """Where the fingerprint of the seeds last loaded into this warehouse and prefix is kept."""
+    return settings.data_dir / "dbt" / f"seeds-loaded-{_warehouse_key(settings)}.sha256"
+
+
+def _warehouse_key(settings: Settings) -> str:
+    """Which warehouse and schema prefix dbt writes to, as a file name part."""
     env = dbt_env(settings)
     env.pop("DBT_ENV_SECRET_PBX55_PG_PASSWORD", None)
-    env.pop("PBX55_AS_OF_UTC")  # not where the seeds are
-    warehouse = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()[:16]
-    return settings.data_dir / "dbt" / f"seeds-loaded-{warehouse}.sha256"
+    env.pop("PBX55_AS_OF_UTC")  # not where the models are
+    return hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _seed_tables_exist(settings: Settings) -> bool:
     schema = settings.schema_prefix + SEED_SCHEMA
-    query = "select table_name from information_schema.tables where table_schema = "
-    if settings.warehouse == "duckdb":
-        if not settings.duckdb_path.exists():
-            return False
-        import duckdb
-
-        with duckdb.connect(str(settings.duckdb_path)) as connection:
-            rows = connection.execute(query + "?", [schema]).fetchall()
-    else:
-        import psycopg2
-
-        connection = psycopg2.connect(settings.postgres_url)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(query + "%s", (schema,))
-                rows = cursor.fetchall()
-        finally:
-            connection.close()
+    query = "select table_name from information_schema.tables where table_schema = ?"
+    rows = unchanged_build.warehouse_rows(settings, query, [schema])
     return {path.stem for path in _seed_files()} <= {row[0] for row in rows}
 
 

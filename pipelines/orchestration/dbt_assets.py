@@ -7,6 +7,7 @@ events with dagster-dbt's own translation, so the UI shows each model and test a
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
+import graphlib
 import queue
 import threading
 from collections.abc import Iterator, Mapping
@@ -27,6 +28,7 @@ from pipelines.dbt_runner import (
     default_target_path,
 )
 from pipelines.orchestration.resources import WAREHOUSE_POOL, retried_when_busy
+from pipelines.unchanged_build import SkippedBuild
 
 # dbt folder (the first level under models/, or the seeds) -> Dagster group and what it holds.
 LAYER_GROUPS = {
@@ -76,7 +78,8 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
         select = _selected_nodes(context) if context.is_subset else ()
         target_path = default_target_path(pbx55_settings)
         with retried_when_busy(pbx55_settings):
-            for event in _streamed_build(pbx55_settings, select):
+            outcome: list[Any] = []
+            for event in _streamed_build(pbx55_settings, select, outcome):
                 message = DbtCoreCliEventMessage(raw_event=event, event_history_metadata={})
                 yield from message.to_default_asset_events(
                     manifest=manifest_path,
@@ -85,6 +88,14 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
                     target_path=target_path,
                     project=project,
                 )
+            if isinstance(outcome[0], SkippedBuild):
+                # Current as of now, as a build would have left them: a quiet night is not late.
+                context.log.info(outcome[0].message)
+                for key in _in_dependency_order(context):
+                    yield dg.MaterializeResult(
+                        asset_key=key,
+                        metadata={"pbx55/unchanged_since": outcome[0].last_built_at},
+                    )
 
     return dbt_models
 
@@ -98,17 +109,28 @@ def _selected_nodes(context: dg.AssetExecutionContext) -> list[str]:
     return sorted(unique_id.split(".")[-1] for unique_id in selected)
 
 
+def _in_dependency_order(context: dg.AssetExecutionContext) -> list[dg.AssetKey]:
+    """The selected assets, each after the assets it depends on (as Dagster wants them)."""
+    selected = context.selected_asset_keys
+    deps = context.assets_def.asset_deps
+    graph = {key: {dep for dep in deps.get(key, ()) if dep in selected} for key in selected}
+    return list(graphlib.TopologicalSorter(graph).static_order())
+
+
 _FINISHED = object()
 
 
-def _streamed_build(settings: Settings, select: list[str] | tuple[()]) -> Iterator[DbtEvent]:
-    """`build_models`' events as they happen: dbt runs in a worker thread, this yields them."""
+def _streamed_build(
+    settings: Settings, select: list[str] | tuple[()], outcome: list[Any]
+) -> Iterator[DbtEvent]:
+    """`build_models`' events as they happen: dbt runs in a worker thread, this yields them;
+    what `build_models` returned is appended to `outcome`."""
     events: queue.Queue[Any] = queue.Queue()
     failure: list[BaseException] = []
 
     def build() -> None:
         try:
-            build_models(settings, select=select, on_event=events.put)
+            outcome.append(build_models(settings, select=select, on_event=events.put))
         except BaseException as error:  # re-raised in the run's own thread below
             failure.append(error)
         finally:

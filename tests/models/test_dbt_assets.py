@@ -47,3 +47,10 @@ def test_materialising_the_dbt_assets_builds_the_marts(
     assert result.success
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
     assert {dg.AssetKey(["marts", table]) for table in mart_tables} <= materialized
+
+    again = dg.materialize([build_dbt_assets()], resources=build_resources(settings))
+
+    assert again.success  # nothing new: the build is skipped, the marts are current as of now
+    unchanged = again.get_asset_materialization_events()
+    assert {event.asset_key for event in unchanged} == materialized
+    assert all("pbx55/unchanged_since" in event.materialization.metadata for event in unchanged)
