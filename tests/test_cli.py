@@ -42,10 +42,12 @@ def test_serve_simulate_then_run_twice_fills_the_marts_once(env, settings):
     first = pbx55("run", env=env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "loaded" in first.stdout
+    assert "WARNING" not in first.stderr, first.stderr[-3000:]  # a clean load logs no warning
 
     again = pbx55("run", env=env)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "no sealed landing files waiting" in again.stdout
+    assert "dbt build skipped: nothing changed since the build of" in again.stderr
 
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
         pushes, distinct = warehouse.execute(

@@ -71,7 +71,9 @@ TYPING_THREADS = 2
 
 LOADED_FILES_SCHEMA = pa.schema(
     [
-        ("source_file", pa.string()),
+        # Not null, as dlt makes a primary key: a nullable Arrow field would have dlt warn
+        # about differing hints on every batch.
+        pa.field("source_file", pa.string(), nullable=False),
         ("row_count", pa.int64()),
         ("malformed_line_count", pa.int64()),
         ("loaded_at", pa.timestamp("us", tz="UTC")),
