@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from foundation.settings import Settings
-from pipelines.dbt_runner import build_models
+from pipelines.dbt_runner import DBT_PROJECT_DIR, build_models
 from pipelines.unchanged_build import SkippedBuild
 from tests.models.raw_pushes import PushFactory
 from tests.models.scenario import AS_OF_UTC, first_batch, second_batch
 from tests.models.warehouse import append_raw, connect
-
-pytestmark = pytest.mark.usefixtures("dbt_manifest")
 
 
 def _scalar(settings: Settings, sql: str) -> object:
@@ -31,6 +31,7 @@ def _built_at(settings: Settings) -> object:
     return _scalar(settings, "select max(built_at) from marts.fct_calls")
 
 
+@pytest.mark.usefixtures("dbt_manifest")
 def test_nothing_new_is_skipped_until_pushes_arrive_or_a_call_runs_out_of_grace(
     settings: Settings,
 ) -> None:
@@ -59,6 +60,7 @@ def test_nothing_new_is_skipped_until_pushes_arrive_or_a_call_runs_out_of_grace(
     )
 
 
+@pytest.mark.usefixtures("dbt_manifest")
 def test_a_mart_dropped_by_hand_or_a_lost_record_builds_again(settings: Settings) -> None:
     append_raw(settings, first_batch(PushFactory()))
     vars_ = {"as_of_utc": AS_OF_UTC}
@@ -76,6 +78,7 @@ def test_a_mart_dropped_by_hand_or_a_lost_record_builds_again(settings: Settings
 
 
 @pytest.mark.postgres
+@pytest.mark.usefixtures("dbt_manifest")
 def test_postgres_skips_nothing_new_and_builds_new_pushes(postgres_settings: Settings) -> None:
     factory = PushFactory()
     vars_ = {"as_of_utc": AS_OF_UTC}
@@ -86,3 +89,25 @@ def test_postgres_skips_nothing_new_and_builds_new_pushes(postgres_settings: Set
     append_raw(postgres_settings, second_batch(factory))
     assert not isinstance(build_models(postgres_settings, dbt_vars=vars_), SkippedBuild)
     assert _outcome(postgres_settings, "c6") != "in_progress"
+
+
+# What reads the clock, each covered by pipelines/unchanged_build.py: the grace period (recorded
+# as the time the oldest call in progress runs out of it) and two data-quality tests (a record
+# holds for an hour at most). A new reader must be covered there before it is added here.
+CLOCK_READERS = {
+    "macros/kpi_helpers.sql",  # as_of_utc() and incomplete_since(), defined
+    "models/intermediate/int_calls__reduced.sql",
+    "tests/dq_report_api_silent.sql",
+    "tests/dq_report_coverage.sql",
+}
+CLOCK = re.compile(r"as_of_utc\(\)|incomplete_since\(\)|current_timestamp|now\(\)|current_date")
+
+
+def test_only_the_nodes_a_skipped_build_accounts_for_read_the_clock() -> None:
+    readers = {
+        str(path.relative_to(DBT_PROJECT_DIR))
+        for folder in ("models", "macros", "tests")
+        for path in (DBT_PROJECT_DIR / folder).rglob("*.sql")
+        if CLOCK.search(path.read_text())
+    }
+    assert readers == CLOCK_READERS
