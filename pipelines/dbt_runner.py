@@ -145,8 +145,8 @@ def run_dbt(
     """Run one dbt command on the project; return dbt's result, or raise `DbtRunError`.
 
     `on_event` receives every event of dbt's structured log as it happens (Dagster's events:
-    never coloured). The parsed manifest is kept for later runs with the same project files,
-    environment and vars (`_parsed_manifest`).
+    never coloured). The parsed manifest is kept for later runs that render the same project
+    (`_parsed_manifest`).
     """
     from dbt.cli.main import dbtRunner
 
@@ -166,7 +166,7 @@ def run_dbt(
         if command[0] == "parse":
             result = dbtRunner(callbacks=callbacks).invoke(invocation.args)
             if result.success:
-                _manifest_cache.update(key=_manifest_key(invocation), manifest=result.result)
+                _remember_manifest(_manifest_key(invocation), result.result)
         else:
             manifest = _parsed_manifest(invocation, log_file(target_path))
             try:
@@ -237,32 +237,67 @@ def _close_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-# The manifest of the last parse, with the key it was parsed under: the project files' contents
-# and the environment and vars, all of which dbt renders into it at parse time.
+# Parsed manifests by what they were parsed under (`_manifest_key`), the latest few: a process
+# that builds more than one warehouse (the tests, a demo beside the real one) parses each once.
 _manifest_cache: dict[str, Any] = {}
+MANIFESTS_KEPT = 4
+# What reaches dbt but not its manifest, so two runs differing only in these share a parse: the
+# connection (a node's database is the Postgres database's name or the DuckDB file's stem), the
+# output paths, and the reference time of the grace period, which only the compiled SQL reads
+# (var `as_of_utc`: dbt compiles each node at run time with the run's own vars).
+_UNPARSED_VARS = ("as_of_utc",)
+_UNPARSED_ENV = (
+    "PBX55_AS_OF_UTC",
+    "PBX55_DUCKDB_PATH",
+    "PBX55_PG_HOST",
+    "PBX55_PG_PORT",
+    "PBX55_PG_USER",
+    "DBT_ENV_SECRET_PBX55_PG_PASSWORD",
+)
+_UNPARSED_FLAGS = ("--target-path", "--log-path")
 
 
 def _manifest_key(invocation: DbtInvocation) -> str:
-    # The command itself comes first in `args`; a parse renders everything after it.
-    flags = invocation.args[invocation.args.index("--project-dir") :]
-    return hashlib.sha256(
-        json.dumps([_project_fingerprint(), invocation.env, flags]).encode()
-    ).hexdigest()
+    env = {name: value for name, value in invocation.env.items() if name not in _UNPARSED_ENV}
+    env["duckdb_database"] = Path(invocation.env["PBX55_DUCKDB_PATH"]).stem
+    flags = _parse_flags(invocation)
+    rendered = []
+    for previous, flag in zip([None, *flags], flags, strict=False):
+        if previous in _UNPARSED_FLAGS:
+            continue
+        if previous == "--vars":
+            run_vars = json.loads(flag).items()
+            flag = json.dumps(
+                {k: v for k, v in run_vars if k not in _UNPARSED_VARS}, sort_keys=True
+            )
+        rendered.append(flag)
+    return hashlib.sha256(json.dumps([_project_fingerprint(), env, rendered]).encode()).hexdigest()
+
+
+def _parse_flags(invocation: DbtInvocation) -> list[str]:
+    """The arguments after the command (it comes first in `args`): what a parse renders."""
+    return invocation.args[invocation.args.index("--project-dir") :]
+
+
+def _remember_manifest(key: str, manifest: Any) -> None:
+    _manifest_cache.pop(key, None)
+    _manifest_cache[key] = manifest
+    while len(_manifest_cache) > MANIFESTS_KEPT:
+        del _manifest_cache[next(iter(_manifest_cache))]
 
 
 def _parsed_manifest(invocation: DbtInvocation, log: Path) -> Any:
     from dbt.cli.main import dbtRunner
 
     key = _manifest_key(invocation)
-    if _manifest_cache.get("key") != key:
-        flags = invocation.args[invocation.args.index("--project-dir") :]
-        result = dbtRunner().invoke(["parse", "--quiet", *flags])
+    if key not in _manifest_cache:
+        result = dbtRunner().invoke(["parse", "--quiet", *_parse_flags(invocation)])
         if not result.success:
             raise DbtRunError(
                 failure_summary("parse", None, result.exception, log)
             ) from result.exception
-        _manifest_cache.update(key=key, manifest=result.result)
-    return _manifest_cache["manifest"]
+        _remember_manifest(key, result.result)
+    return _manifest_cache[key]
 
 
 def _project_fingerprint() -> str:
